@@ -1,0 +1,154 @@
+# berth: one Dockerfile, two targets.
+#   docker build --target prod -t berth:prod .   lean runtime, non-root, gunicorn
+#   docker build --target dev  -t berth:dev  .   + debugpy, watchdog, pytest, ruff; used by compose
+# Optional CA bundle for TLS-intercepting proxies (never stored in a layer):
+#   docker build --secret id=extra_ca,src=/path/to/ca.pem ...
+
+# Users pick their Python; the default is the one CI tests.
+ARG PYTHON_VERSION=3.13
+
+# ---------------------------------------------------------------------------------------------
+# base: what every stage shares.
+FROM python:${PYTHON_VERSION}-slim AS base
+
+# No .pyc litter in bind mounts, logs straight to `docker logs`, one venv on PATH for every user.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+# pip: no version nag and no long stalls on a slow network.
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_DEFAULT_TIMEOUT=60
+# The app's settings for containers: the SQLite data lives on a volume, the server port is fixed.
+ENV DATA_DIR=/data \
+    PORT=8000
+
+# The app code lives here in both targets (dev bind-mounts the source over it).
+WORKDIR /app
+
+# ---------------------------------------------------------------------------------------------
+# deps: runtime dependencies in a venv, built apart so prod can copy the venv and nothing else.
+FROM base AS deps
+
+# A venv without pip: prod never installs anything, so pip stays out of the shipped venv.
+RUN python -m venv --without-pip "$VIRTUAL_ENV"
+
+# Only the pins, so that a code change never invalidates the install layer below.
+COPY requirements.txt /tmp/requirements.txt
+
+# The base image's pip (the venv has none) installs into the venv; the cache mount keeps downloads
+# between builds without storing them; the optional CA bundle is a secret, so it never lands in
+# a layer, and is joined to the system CAs in a tmpfs so that both are trusted.
+RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    --mount=type=secret,id=extra_ca,required=false \
+    --mount=type=tmpfs,target=/tmp/ca \
+    if [ -s /run/secrets/extra_ca ]; then \
+      cat /etc/ssl/certs/ca-certificates.crt /run/secrets/extra_ca > /tmp/ca/bundle.pem; \
+      export PIP_CERT=/tmp/ca/bundle.pem; \
+    fi; \
+    pip --python "$VIRTUAL_ENV/bin/python" install --require-hashes --no-deps \
+      -r /tmp/requirements.txt
+
+# ---------------------------------------------------------------------------------------------
+# dev-deps: the dev tools on top of the runtime venv (with pip, so you can try packages in dev).
+FROM deps AS dev-deps
+
+COPY requirements-dev.txt /tmp/requirements-dev.txt
+
+# Same cache/secret pattern as above; ensurepip gives the dev venv its own pip.
+RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    --mount=type=secret,id=extra_ca,required=false \
+    --mount=type=tmpfs,target=/tmp/ca \
+    if [ -s /run/secrets/extra_ca ]; then \
+      cat /etc/ssl/certs/ca-certificates.crt /run/secrets/extra_ca > /tmp/ca/bundle.pem; \
+      export PIP_CERT=/tmp/ca/bundle.pem; \
+    fi; \
+    "$VIRTUAL_ENV/bin/python" -m ensurepip --default-pip >/dev/null && \
+    pip install --require-hashes --no-deps -r /tmp/requirements-dev.txt
+
+# ---------------------------------------------------------------------------------------------
+# dev: the image docker-compose.dev.yml and .devcontainer/ run, with your source bind-mounted.
+FROM base AS dev
+
+# Your host user's ids, so files the container writes into the bind mount belong to you.
+ARG UID=1000
+ARG GID=1000
+
+# git and a shell prompt for the editor's terminal; procps for `ps`; no compilers needed.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git procps \
+    && rm -rf /var/lib/apt/lists/*
+
+# A login user with your ids (-o: the ids may already exist in the image, e.g. GID 20 on macOS);
+# with UID 0 (a root host user) the user gets 1000 and the container runs as root, like you.
+RUN if [ "$UID" = 0 ]; then uid=1000 gid=1000; else uid=$UID gid=$GID; fi \
+    && groupadd -o -g "$gid" app \
+    && useradd -o -m -u "$uid" -g "$gid" -s /bin/bash app \
+    && install -d -o "$UID" -g "$GID" /data /opt/venv
+
+# The venv is owned by you, so `pip install` works in the container without root.
+COPY --link --from=dev-deps --chown=${UID}:${GID} /opt/venv /opt/venv
+
+# Debugger: no frozen-modules warning and no file validation (they only slow debugpy down).
+ENV PYDEVD_DISABLE_FILE_VALIDATION=1 \
+    FLASK_DEBUG=1
+
+# The entrypoint wires the optional CA bundle into pip and Python at run time.
+COPY --link --chmod=0755 docker/dev-entrypoint.sh /usr/local/bin/dev-entrypoint
+COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
+
+# A copy of the source makes the image usable alone (CI, `docker run`); compose mounts over it.
+COPY --link --chown=${UID}:${GID} . /app
+
+USER ${UID}:${GID}
+
+# The app (8000) and debugpy (5678); compose publishes them on 127.0.0.1 only.
+EXPOSE 8000 5678
+
+# The dev server is fast to start; the healthcheck runs often so `compose up --wait` is quick.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --start-interval=1s --retries=3 \
+    CMD ["healthcheck"]
+
+ENTRYPOINT ["dev-entrypoint"]
+# Werkzeug's reloader (watchdog) with debugpy listening; see dev/serve.py for the switches.
+CMD ["python", "-m", "dev.serve"]
+
+# ---------------------------------------------------------------------------------------------
+# prod: the runtime venv and the app code, run by gunicorn as an unprivileged user.
+FROM base AS prod
+
+# A fixed system user outside the host's usual range; it owns nothing but /data.
+ARG UID=10001
+ARG GID=10001
+
+# No home, no shell, no password; /data is the one place the app may write.
+RUN groupadd -g "$GID" app \
+    && useradd -r -u "$UID" -g app -d /nonexistent -s /usr/sbin/nologin app \
+    && install -d -o app -g app -m 0750 /data
+
+# Only the runtime venv: no pip, no dev tools, no build cache.
+COPY --link --from=deps /opt/venv /opt/venv
+
+# Healthcheck script: urllib only, so no curl/wget in the image.
+COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
+
+# Code last, owned by root and read-only to the app user; compiled now so a read-only root
+# file system starts as fast as a writable one.
+COPY --link gunicorn.conf.py /app/
+COPY --link app /app/app
+RUN python -m compileall -q -j 0 /app
+
+# Mount a named volume here to keep the notes across containers.
+VOLUME ["/data"]
+
+USER app
+
+EXPOSE 8000
+
+# Every 10 s after start; a fresh container is checked every second during its first 30 s.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --start-interval=1s --retries=3 \
+    CMD ["healthcheck"]
+
+# Exec form: gunicorn is PID 1 and gets SIGTERM from `docker stop` directly.
+CMD ["gunicorn", "--config", "/app/gunicorn.conf.py"]

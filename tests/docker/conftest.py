@@ -1,0 +1,45 @@
+"""Fixtures for the container tests: a reachable engine and the two images, built once.
+
+These tests never skip: without a Docker engine they fail, so CI cannot pass by accident.
+On a host without Docker, run the unit tests alone with `pytest -m "not docker"`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.containers import ROOT, build, docker, run, unique
+
+
+def pytest_collection_modifyitems(items):
+    # Everything under tests/docker needs the engine: mark it so `-m "not docker"` works.
+    for item in items:
+        if "tests/docker/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> str:
+    result = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=30)
+    if result.returncode != 0:
+        pytest.fail(
+            "the container tests need a running Docker engine (run `pytest -m 'not docker'` "
+            f"for the unit tests alone):\n{result.stderr.strip()}",
+            pytrace=False,
+        )
+    return result.stdout.strip()
+
+
+def _image(target: str):
+    @pytest.fixture(scope="session")
+    def image(docker_engine) -> str:
+        tag = unique(f"berth-test:{target}")
+        build(ROOT, target, tag)
+        yield tag
+        docker("image", "rm", "-f", tag, check=False)
+
+    return image
+
+
+prod_image = _image("prod")
+dev_image = _image("dev")

@@ -1,0 +1,201 @@
+"""Helpers for tests that drive the real Docker engine: builds, containers, volumes, HTTP.
+
+Every container is reached through a port published on 127.0.0.1, every wait is bounded in
+time, and everything a helper starts is removed by the same helper (context managers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What a copy of the project leaves out: local state that is not part of the product.
+COPY_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache",
+    "instance", "results", ".env",
+)
+
+
+def unique(prefix: str) -> str:
+    """A name no other test run uses (compose projects, containers, volumes, tags)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def run(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float = 120,
+    check: bool = True,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capture its output, and fail with that output when it fails."""
+    result = subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
+        input=input,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"command failed ({result.returncode}): {' '.join(map(str, args))}\n"
+            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def docker(*args: str | os.PathLike[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    return run(["docker", *args], **kwargs)
+
+
+def extra_ca_bundle() -> str | None:
+    """The optional CA bundle for TLS-intercepting proxies, as the project documents it."""
+    path = os.environ.get("EXTRA_CA_BUNDLE", "").strip()
+    return path or None
+
+
+def build(
+    context: Path,
+    target: str,
+    tag: str,
+    *extra: str,
+    timeout: float = 900,
+) -> str:
+    """`docker buildx build --load`, with the extra CA bundle as a secret when one is set.
+
+    Returns the plain progress log, which tells cached steps from executed ones.
+    """
+    args = ["buildx", "build", "--load", "--progress=plain", "--target", target, "-t", tag]
+    ca = extra_ca_bundle()
+    if ca and not any(e.startswith("id=extra_ca") for e in extra):
+        args += ["--secret", f"id=extra_ca,src={ca}"]
+    result = docker(*args, *extra, str(context), timeout=timeout)
+    return result.stdout + result.stderr
+
+
+def copy_project(dest: Path) -> Path:
+    """A throwaway copy of the working tree, so tests may edit files and build from it."""
+    shutil.copytree(ROOT, dest, ignore=COPY_IGNORE, symlinks=True)
+    return dest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def http(
+    method: str, url: str, payload: object | None = None, *, timeout: float = 5
+) -> HttpResponse:
+    """One HTTP request with a JSON body; 4xx/5xx are returned, not raised."""
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return HttpResponse(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return HttpResponse(error.code, dict(error.headers), error.read())
+
+
+def wait_for_http(
+    url: str,
+    *,
+    timeout: float = 60,
+    expect: int = 200,
+    body_contains: bytes | None = None,
+    interval: float = 0.1,
+) -> tuple[HttpResponse, float]:
+    """Poll `url` until it answers `expect` (and contains `body_contains`); bounded by `timeout`.
+
+    Returns the answer and the seconds it took.
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            answer = http("GET", url, timeout=min(3, max(0.1, deadline - time.monotonic())))
+            if answer.status == expect and (body_contains is None or body_contains in answer.body):
+                return answer, time.monotonic() - start
+            last = f"{answer.status} {answer.body[:200]!r}"
+        except OSError as error:  # refused, reset, timed out: not up yet
+            last = error
+        time.sleep(interval)
+    raise AssertionError(f"{url} did not answer {expect} within {timeout} s; last: {last}")
+
+
+def published_port(container: str, port: int) -> tuple[str, int]:
+    """The (host IP, host port) a container's port is published on."""
+    ports = json.loads(
+        docker("inspect", "--format", "{{json .NetworkSettings.Ports}}", container).stdout
+    )
+    binding = ports[f"{port}/tcp"][0]
+    return binding["HostIp"], int(binding["HostPort"])
+
+
+def inspect(obj: str, template: str) -> str:
+    return docker("inspect", "--format", template, obj).stdout.strip()
+
+
+@contextlib.contextmanager
+def container(image: str, *args: str, name: str | None = None) -> Iterator[str]:
+    """`docker run -d` with a unique name; removed (with its anonymous volumes) on exit."""
+    name = name or unique("berth-test")
+    docker("run", "-d", "--name", name, *args, image)
+    try:
+        yield name
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+
+
+@contextlib.contextmanager
+def volume() -> Iterator[str]:
+    name = unique("berth-test-data")
+    docker("volume", "create", name)
+    try:
+        yield name
+    finally:
+        docker("volume", "rm", "-f", name, check=False)
+
+
+def wait_for_health(container_name: str, *, timeout: float = 60) -> tuple[str, float]:
+    """Poll the container's HEALTHCHECK status until healthy/unhealthy; bounded by `timeout`."""
+    start = time.monotonic()
+    status = ""
+    while time.monotonic() - start < timeout:
+        status = inspect(container_name, "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
+        if status in ("healthy", "unhealthy"):
+            break
+        time.sleep(0.25)
+    return status, time.monotonic() - start
