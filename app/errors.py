@@ -1,0 +1,52 @@
+"""Every error, from validation to an unhandled exception, answers the same JSON shape.
+
+    {"error": {"status": 400, "message": "...", "fields": {"title": "..."}}}
+
+"fields" appears only on validation errors. Clients never get HTML or a traceback.
+"""
+
+from flask import Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+
+
+class ValidationError(BadRequest):
+    """A 400 that says which request fields were wrong and why."""
+
+    def __init__(self, message: str, fields: dict[str, str]) -> None:
+        super().__init__(description=message)
+        self.fields = fields
+
+
+def error_response(status: int, message: str, fields: dict[str, str] | None = None):
+    error: dict[str, object] = {"status": status, "message": message}
+    if fields:
+        error["fields"] = fields
+    response = jsonify({"error": error})
+    response.status_code = status
+    return response
+
+
+def handle_http_exception(e: HTTPException) -> ResponseReturnValue:
+    message = e.description or e.name
+    if e.code == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = f"Request body is larger than the {limit} byte limit."
+    response = error_response(e.code or 500, message, getattr(e, "fields", None))
+    # Keep protocol headers such as Allow on a 405; drop werkzeug's HTML Content-Type.
+    for name, value in e.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def handle_internal_error(e: InternalServerError) -> ResponseReturnValue:
+    # Flask has already logged the original exception with its traceback (log_exception)
+    # before calling this; the client only gets a generic message.
+    return error_response(500, "Internal server error.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    # Unhandled exceptions reach handlers as InternalServerError (when not propagated).
+    app.register_error_handler(InternalServerError, handle_internal_error)

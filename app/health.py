@@ -1,0 +1,38 @@
+"""The landing page and the health check used by Docker and load balancers."""
+
+import sqlite3
+
+from flask import Blueprint, current_app
+from flask.typing import ResponseReturnValue
+
+from .db import get_db
+
+bp = Blueprint("health", __name__)
+
+INDEX_TEXT = """\
+berth: a small JSON notes service
+
+GET    /healthz               200 when the database answers, 503 otherwise
+GET    /api/notes             list notes, newest first (?limit=1..100&offset=0..)
+POST   /api/notes             create a note {"title": "...", "body": "..."}
+GET    /api/notes/<id>        read a note
+PUT    /api/notes/<id>        replace a note's title and body
+DELETE /api/notes/<id>        delete a note
+"""
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    return INDEX_TEXT, 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    try:
+        # Touch the real table: "SELECT 1" would pass even if the file were replaced
+        # by an empty one or the folder had vanished.
+        get_db().execute("SELECT count(*) FROM notes").fetchone()
+    except sqlite3.Error as e:
+        current_app.logger.warning("Health check failed: %s", e)
+        return {"status": "unavailable", "error": str(e)}, 503
+    return {"status": "ok"}

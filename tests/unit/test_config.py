@@ -1,0 +1,81 @@
+import logging
+import re
+
+import pytest
+
+from app import create_app
+from app.config import ConfigError, parse_log_level, parse_max_body_bytes, prepare_data_dir
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-5", "1.5", "64k", True])
+def test_invalid_max_body_bytes(raw):
+    with pytest.raises(ValueError, match="MAX_BODY_BYTES"):
+        parse_max_body_bytes(raw)
+
+
+def test_max_body_bytes_default_and_value():
+    assert parse_max_body_bytes(None) == 65536
+    assert parse_max_body_bytes("1024") == 1024
+
+
+@pytest.mark.parametrize("raw", ["LOUD", "", "info!"])
+def test_invalid_log_level(raw):
+    with pytest.raises(ValueError, match="LOG_LEVEL"):
+        parse_log_level(raw)
+
+
+def test_log_level_default_and_case():
+    assert parse_log_level(None) == "INFO"
+    assert parse_log_level("debug") == "DEBUG"
+
+
+def test_env_values_reach_the_app(clean_env, tmp_path):
+    clean_env.setenv("DATA_DIR", str(tmp_path / "from-env"))
+    clean_env.setenv("MAX_BODY_BYTES", "2048")
+    clean_env.setenv("LOG_LEVEL", "warning")
+    app = create_app({"TESTING": True})
+    assert app.config["DATA_DIR"] == tmp_path / "from-env"
+    assert (tmp_path / "from-env" / "notes.sqlite3").is_file()
+    assert app.config["MAX_CONTENT_LENGTH"] == 2048
+    assert app.logger.level == logging.WARNING
+
+
+def test_config_mapping_overrides_env(clean_env, tmp_path):
+    clean_env.setenv("MAX_BODY_BYTES", "2048")
+    clean_env.setenv("DATA_DIR", str(tmp_path / "ignored"))
+    app = create_app({"DATA_DIR": tmp_path / "chosen", "MAX_BODY_BYTES": 10})
+    assert app.config["MAX_CONTENT_LENGTH"] == 10
+    assert app.config["DATABASE"] == tmp_path / "chosen" / "notes.sqlite3"
+    assert not (tmp_path / "ignored").exists()
+
+
+def test_invalid_env_fails_at_startup(clean_env, tmp_path):
+    clean_env.setenv("MAX_BODY_BYTES", "lots")
+    with pytest.raises(ConfigError, match="MAX_BODY_BYTES"):
+        create_app({"DATA_DIR": tmp_path})
+
+
+def test_empty_env_value_means_default(clean_env, tmp_path):
+    clean_env.setenv("MAX_BODY_BYTES", "")
+    app = create_app({"DATA_DIR": tmp_path})
+    assert app.config["MAX_CONTENT_LENGTH"] == 65536
+
+
+def test_data_dir_is_created(tmp_path):
+    assert prepare_data_dir(tmp_path / "a" / "b").is_dir()
+
+
+def test_unwritable_data_dir_names_the_path(clean_env, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    # A path under a regular file cannot be created even by root, unlike a chmod 500 folder.
+    with pytest.raises(ConfigError, match=re.escape(str(blocker / "data"))):
+        create_app({"DATA_DIR": blocker / "data"})
+
+
+def test_startup_logs_the_data_path(clean_env, tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        create_app({"DATA_DIR": tmp_path})
+    started = [r for r in caplog.records if "started" in r.getMessage()]
+    assert len(started) == 1
+    assert str(tmp_path / "notes.sqlite3") in started[0].getMessage()
