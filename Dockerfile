@@ -74,7 +74,8 @@ FROM base AS dev
 ARG UID=1000
 ARG GID=1000
 
-# git and a shell prompt for the editor's terminal; procps for `ps`; no compilers needed.
+# git for the editor's source control, procps for `ps`; no compilers needed.
+# DL3008 (pin apt versions): unpinned on purpose, dev tools follow the base image's updates.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git procps \
@@ -84,7 +85,7 @@ RUN apt-get update \
 # with UID 0 (a root host user) the user gets 1000 and the container runs as root, like you.
 RUN if [ "$UID" = 0 ]; then uid=1000 gid=1000; else uid=$UID gid=$GID; fi \
     && groupadd -o -g "$gid" app \
-    && useradd -o -m -u "$uid" -g "$gid" -s /bin/bash app \
+    && useradd -o -l -m -u "$uid" -g "$gid" -s /bin/bash app \
     && install -d -o "$UID" -g "$GID" /data /opt/venv
 
 # The venv is owned by you, so `pip install` works in the container without root.
@@ -124,7 +125,7 @@ ARG GID=10001
 
 # No home, no shell, no password; /data is the one place the app may write.
 RUN groupadd -g "$GID" app \
-    && useradd -r -u "$UID" -g app -d /nonexistent -s /usr/sbin/nologin app \
+    && useradd -r -l -u "$UID" -g app -d /nonexistent -s /usr/sbin/nologin app \
     && install -d -o app -g app -m 0750 /data
 
 # Only the runtime venv: no pip, no dev tools, no build cache.
@@ -142,7 +143,8 @@ RUN python -m compileall -q -j 0 /app
 # Mount a named volume here to keep the notes across containers.
 VOLUME ["/data"]
 
-USER app
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER ${UID}:${GID}
 
 EXPOSE 8000
 

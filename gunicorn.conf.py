@@ -30,7 +30,11 @@ graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 5)
 keepalive = 5
 
 # Heartbeat files in memory: /dev/shm is a tmpfs even with a read-only root file system.
-worker_tmp_dir = "/dev/shm"
+worker_tmp_dir = "/dev/shm"  # noqa: S108 (a private tmpfs per container)
+
+# No control socket: it would live in the user's home, and prod has neither a home nor a
+# writable root file system; signals (HUP, TTIN, TERM) still control gunicorn.
+control_socket_disable = True
 
 # Access and error logs to stdout/stderr, where `docker logs` reads them.
 accesslog = "-"

@@ -66,6 +66,9 @@ def test_serves_health_and_the_api_hardened(prod):
     probe = docker("exec", name, "sh", "-c", "touch /app/x 2>&1; grep CapEff /proc/1/status")
     assert "Read-only file system" in probe.stdout
     assert "CapEff:\t0000000000000000" in probe.stdout
+    # ...and nothing in the server complained about either.
+    logs = docker("logs", name)
+    assert "[ERROR]" not in logs.stdout + logs.stderr
 
 
 def test_bad_input_gets_json_errors_not_tracebacks(prod):
@@ -88,7 +91,12 @@ def test_runs_as_non_root_without_dev_tools(prod_image, prod):
     assert docker("exec", name, "id", "-u").stdout.strip() != "0"
     assert inspect(prod_image, "{{.Config.User}}") not in ("", "root", "0")
     found = docker(
-        "run", "--rm", "--entrypoint", "python", prod_image, "-c",
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python",
+        prod_image,
+        "-c",
         "import importlib.util, json, shutil; "
         f"mods = {list(DEV_TOOLS)!r}; "
         "print(json.dumps({'modules': [m for m in mods if importlib.util.find_spec(m)], "
@@ -96,7 +104,12 @@ def test_runs_as_non_root_without_dev_tools(prod_image, prod):
     )
     assert json.loads(found.stdout) == {"modules": [], "programs": []}
     caches = docker(
-        "run", "--rm", "--entrypoint", "sh", prod_image, "-c",
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        prod_image,
+        "-c",
         "ls -d /root/.cache/pip /tmp/requirements*.txt /opt/venv/bin/pip 2>/dev/null; true",
     )
     assert caches.stdout.strip() == ""

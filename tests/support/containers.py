@@ -24,8 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # What a copy of the project leaves out: local state that is not part of the product.
 COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache",
-    "instance", "results", ".env",
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "instance",
+    "results",
+    ".env",
 )
 
 

