@@ -113,7 +113,7 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --start-interval=1s --
 
 ENTRYPOINT ["dev-entrypoint"]
 # Werkzeug's reloader (watchdog) with debugpy listening; see dev/serve.py for the switches.
-CMD ["python", "-m", "dev.serve"]
+CMD ["python", "-Xfrozen_modules=off", "-m", "dev.serve"]
 
 # ---------------------------------------------------------------------------------------------
 # prod: the runtime venv and the app code, run by gunicorn as an unprivileged user.
