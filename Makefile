@@ -1,0 +1,60 @@
+# Short names for the everyday commands. `make help` lists them.
+# Everything runs in containers except `test-all`, `lock` and `bench`, which drive Docker
+# from the host.
+
+COMPOSE := docker compose -f docker-compose.dev.yml
+# Your ids, so the dev image's user matches you and files in the bind mount stay yours.
+export UID := $(shell id -u)
+export GID := $(shell id -g)
+# Optional: the extra CA bundle (see .env.example) goes to `docker build` as a secret.
+CA_SECRET = $(if $(EXTRA_CA_BUNDLE),--secret id=extra_ca$(,)src=$(EXTRA_CA_BUNDLE))
+, := ,
+
+.DEFAULT_GOAL := help
+.PHONY: help up down logs shell test lint format build prod-build prod-run test-all lock bench clean
+
+help: ## Show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+up: ## Start the dev stack: app on 127.0.0.1:8000, debugger on :5678, reload on save
+	$(COMPOSE) up --build
+
+down: ## Stop the dev stack (the data volume stays; `make clean` removes it)
+	$(COMPOSE) down
+
+logs: ## Follow the dev stack's logs
+	$(COMPOSE) logs -f
+
+shell: ## A shell in a fresh dev container
+	$(COMPOSE) run --rm web bash
+
+test: ## Unit tests with pytest in the dev container (args: make test ARGS="-k notes")
+	$(COMPOSE) run --rm web pytest $(ARGS)
+
+lint: ## ruff check and ruff format --check in the dev container
+	$(COMPOSE) run --rm web sh -c 'ruff check . && ruff format --check .'
+
+format: ## ruff format and ruff check --fix in the dev container
+	$(COMPOSE) run --rm web sh -c 'ruff format . && ruff check --fix .'
+
+build: ## Build the dev image
+	$(COMPOSE) build
+
+prod-build: ## Build the prod image as berth:prod
+	docker buildx build --load --target prod $(CA_SECRET) -t berth:prod .
+
+prod-run: prod-build ## Run berth:prod hardened on 127.0.0.1:8000 (data in the berth-prod-data volume)
+	docker run --rm --read-only --tmpfs /tmp --cap-drop ALL \
+	  --security-opt no-new-privileges -p 127.0.0.1:8000:8000 -v berth-prod-data:/data berth:prod
+
+test-all: ## Every test from the host, as CI runs them: unit, images, dev loop, dev container
+	scripts/test
+
+lock: ## Re-pin requirements*.txt from requirements*.in (needs uv)
+	scripts/lock
+
+bench: ## Run the benchmarks and print the table (see docs/benchmarks.md)
+	scripts/bench
+
+clean: ## Stop the dev stack and delete its data volume
+	$(COMPOSE) down -v
