@@ -81,12 +81,13 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git procps \
     && rm -rf /var/lib/apt/lists/*
 
-# A login user with your ids (-o: the ids may already exist in the image, e.g. GID 20 on macOS);
-# with UID 0 (a root host user) the user gets 1000 and the container runs as root, like you.
-RUN if [ "$UID" = 0 ]; then uid=1000 gid=1000; else uid=$UID gid=$GID; fi \
-    && groupadd -o -g "$gid" app \
-    && useradd -o -l -m -u "$uid" -g "$gid" -s /bin/bash app \
-    && install -d -o "$UID" -g "$GID" /data /opt/venv
+# A login user with your ids. -o: the ids may exist already (GID 20 on macOS; UID 0 when you
+# work as root, and then the container works as root too, so files stay yours). /data is open
+# to any user, like /tmp, because the Dev Containers CLI may remap the user's ids later.
+RUN groupadd -o -g "$GID" app \
+    && useradd -o -l -m -u "$UID" -g "$GID" -s /bin/bash app \
+    && install -d -o "$UID" -g "$GID" /opt/venv \
+    && install -d -m 1777 /data
 
 # The venv is owned by you, so `pip install` works in the container without root.
 COPY --link --from=dev-deps --chown=${UID}:${GID} /opt/venv /opt/venv
@@ -102,7 +103,9 @@ COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
 # A copy of the source makes the image usable alone (CI, `docker run`); compose mounts over it.
 COPY --link --chown=${UID}:${GID} . /app
 
-USER ${UID}:${GID}
+# By name: the Dev Containers CLI (updateRemoteUserUID) remaps this user's ids to yours.
+# hadolint ignore=DL3066
+USER app
 
 # The app (8000) and debugpy (5678); compose publishes them on 127.0.0.1 only.
 EXPOSE 8000 5678
