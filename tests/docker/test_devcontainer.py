@@ -166,7 +166,9 @@ def workspace(tmp_path_factory) -> Path:
 def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) -> Iterator:
     project = unique("berth-devcontainer")
     tag = unique("berth-test:devcontainer")
-    app_port, debugpy_port = free_port(), free_port()
+    app_port = free_port()
+    # Both must differ: the OS may hand out the same free port twice (bounded retries).
+    debugpy_port = next(p for p in (free_port() for _ in range(10)) if p != app_port)
     cli_tmp = tmp_path_factory.mktemp("devcontainer-cli")
     env = {k: v for k, v in os.environ.items() if k not in {"UID", "GID", "COMPOSE_FILE"}}
     env.update(
@@ -207,7 +209,9 @@ def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) 
         _teardown(project, [tag, _uid_image(workspace)])
 
 
-def test_read_configuration_accepts_the_config(devcontainer_cli, workspace, tmp_path):
+def test_read_configuration_accepts_the_config(
+    docker_engine, devcontainer_cli, workspace, tmp_path
+):
     result = subprocess.run(
         [devcontainer_cli, "read-configuration", "--workspace-folder", str(workspace)],
         capture_output=True,
