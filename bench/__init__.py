@@ -1,0 +1,1 @@
+"""Benchmarks for berth: `scripts/bench` (see docs/benchmarks.md)."""

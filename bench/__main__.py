@@ -1,0 +1,184 @@
+"""Run the benchmarks against the real Docker engine and print a markdown table.
+
+    scripts/bench                     every figure (about 8 minutes on 2 cores)
+    scripts/bench reload stop         only these figures
+    scripts/bench --quick             fewer rounds (about 2 minutes); for a smoke run
+    scripts/bench --repeat 10         this many rounds for every figure
+
+Figures: reload, rebuild, deps, size, up, stop, load (docs/benchmarks.md explains each). The
+results, with every sample, also go to bench/results/<UTC time>.json (gitignored). The targets
+are compared, not asserted: the exit status is non-zero only when a figure could not run.
+Builds need the extra CA bundle behind a TLS-intercepting proxy: EXTRA_CA_BUNDLE=/path/to.pem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.support.containers import ROOT, extra_ca_bundle, run
+
+from .common import Context, FigureResult, Options, image_size, log, markdown_table, which
+from .load import run_load
+from .rebuild import run_deps, run_rebuild
+from .reload import run_reload
+from .sizes import BASE, run_sizes
+from .startup import run_up
+from .stop import run_stop
+
+FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
+    "reload": ("hot-reload latency of the compose dev stack", run_reload),
+    "rebuild": ("code-only rebuild: prod, dev, naive single-stage", run_rebuild),
+    "deps": ("rebuild after one pin change (pip cache warm)", run_deps),
+    "size": ("image sizes above the base image", run_sizes),
+    "up": ("compose up / devcontainer up until serving", run_up),
+    "stop": ("docker stop of the prod container", run_stop),
+    "load": ("throughput and latency: gunicorn vs Flask dev server", run_load),
+}
+
+
+def _output(args: list[str]) -> str:
+    try:
+        result = run(args, check=False, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unavailable ({exc.__class__.__name__})"
+    return result.stdout.strip() if result.returncode == 0 else "unavailable"
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                cpu,
+            )
+    except OSError:
+        pass
+    cli = which("devcontainer")
+    return {
+        "cpus": _output(["nproc"]),
+        "cpu_model": cpu,
+        "kernel": platform.release(),
+        "docker": _output(["docker", "version", "--format", "{{.Server.Version}}"]),
+        "compose": _output(["docker", "compose", "version", "--short"]),
+        "buildx": _output(["docker", "buildx", "version"]),
+        "devcontainer_cli": _output([cli, "--version"]) if cli else "missing",
+        "base_image": BASE,
+        "base_image_id": _output(["docker", "image", "inspect", "--format", "{{.Id}}", BASE]),
+        "base_image_bytes": image_size(BASE),
+        "git_commit": _output(["git", "-C", str(ROOT), "rev-parse", "HEAD"]),
+        "git_dirty": bool(_output(["git", "-C", str(ROOT), "status", "--porcelain"])),
+        "python": platform.python_version(),
+    }
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Benchmarks of the berth images and dev loop on the real Docker engine.",
+        epilog="Figures: " + "; ".join(f"{k}: {v[0]}" for k, v in FIGURES.items()),
+    )
+    parser.add_argument("figures", nargs="*", metavar="FIGURE", help="default: all")
+    parser.add_argument("--quick", action="store_true", help="fewest rounds: a smoke run")
+    parser.add_argument("--repeat", type=int, metavar="N", help="rounds for every figure")
+    parser.add_argument("--json", metavar="PATH", help="default: bench/results/<time>.json")
+    args = parser.parse_args(argv)
+    unknown = [f for f in args.figures if f not in FIGURES]
+    if unknown:
+        parser.error(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the cleanup of containers and images
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    names = args.figures or list(FIGURES)
+    signal.signal(signal.SIGTERM, _terminate)
+    if extra_ca_bundle() is None:
+        log("EXTRA_CA_BUNDLE is not set: fine without a TLS-intercepting proxy, else set it")
+    started = time.monotonic()
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    info = machine()
+    results: list[FigureResult] = []
+    with Context(Options(quick=args.quick, repeat=args.repeat)) as ctx:
+        for name in names:
+            log(f"== {name}: {FIGURES[name][0]}")
+            figure_start = time.monotonic()
+            try:
+                figure = FIGURES[name][1](ctx)
+            except Exception as exc:
+                traceback.print_exc()
+                figure = FigureResult(name, FIGURES[name][0], error=f"{exc.__class__.__name__}")
+                figure.details["traceback"] = traceback.format_exc()
+            figure.seconds = time.monotonic() - figure_start
+            figure.number = list(FIGURES).index(name) + 1
+            log(f"== {name}: {figure.seconds:.0f} s")
+            results.append(figure)
+    total = time.monotonic() - started
+
+    print()
+    print(markdown_table(results))
+    for figure in results:
+        if figure.extra_markdown:
+            print()
+            print(figure.extra_markdown)
+    print()
+    print(
+        f"Machine: {info['cpus']} cores, {info['cpu_model']}, Docker {info['docker']}, "
+        f"Compose {info['compose']}; base {BASE} {info['base_image_bytes'] / 1e6:.0f} MB."
+    )
+    timings = ", ".join(f"{f.name} {f.seconds:.0f} s" for f in results)
+    print(f"Run time: {total:.0f} s ({timings}); mode: " + _mode(args))
+
+    path = ROOT / "bench" / "results" / f"{stamp}.json"
+    if args.json:
+        path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "started": stamp,
+        "mode": _mode(args),
+        "seconds": total,
+        "machine": info,
+        "figures": [
+            {
+                "name": f.name,
+                "title": f.title,
+                "seconds": f.seconds,
+                "error": f.error,
+                "rows": [row.as_json() for row in f.rows],
+                "details": f.details,
+            }
+            for f in results
+        ],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"Results: {path}")
+    failed = [f.name for f in results if f.error]
+    if failed:
+        print(f"Figures that could not run: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _mode(args: argparse.Namespace) -> str:
+    if args.repeat is not None:
+        return f"--repeat {args.repeat}"
+    return "--quick" if args.quick else "default"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

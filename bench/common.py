@@ -1,0 +1,415 @@
+"""What every figure shares: statistics, result rows, the run context (images, temp copies,
+cleanup) and a few Docker / compose helpers on top of tests/support/containers.py.
+
+Only the standard library is used, so `python3 -m bench` works without the test venv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.containers import (
+    ROOT,
+    build,
+    copy_project,
+    docker,
+    free_port,
+    run,
+    unique,
+)
+
+MB = 1_000_000  # decimal megabytes, as `docker images` counts them
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between closest ranks.
+
+    Same definition as numpy's default ("linear"): with n samples the sorted values sit at
+    ranks 0..n-1 and the percentile is read at rank (n - 1) * q / 100.
+    """
+    if not samples:
+        raise ValueError("percentile of no samples")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    ordered = sorted(samples)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    min: float
+    median: float
+    p95: float
+    max: float
+
+
+def summarize(samples: Sequence[float]) -> Summary:
+    if not samples:
+        raise ValueError("summary of no samples")
+    return Summary(
+        n=len(samples),
+        min=min(samples),
+        median=statistics.median(samples),
+        p95=percentile(samples, 95),
+        max=max(samples),
+    )
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal to compare against, e.g. Target("median", "<=", 0.5, "s")."""
+
+    stat: str  # "min" | "median" | "p95" | "max"
+    op: str  # "<=" | ">="
+    value: float
+    unit: str = ""
+
+    def met(self, summary: Summary) -> bool:
+        actual = getattr(summary, self.stat)
+        return actual <= self.value if self.op == "<=" else actual >= self.value
+
+    def __str__(self) -> str:
+        return f"{self.stat} {self.op} {self.value:g}{(' ' + self.unit) if self.unit else ''}"
+
+
+@dataclass
+class Row:
+    """One measured quantity: its samples, unit, optional targets and a short note."""
+
+    figure: str
+    label: str
+    unit: str
+    samples: list[float] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    note: str = ""
+    skipped: str = ""  # why there are no samples ("n/a: ...")
+
+    @property
+    def summary(self) -> Summary | None:
+        return summarize(self.samples) if self.samples else None
+
+    def verdicts(self) -> list[tuple[Target, bool]]:
+        summary = self.summary
+        if summary is None:
+            return []
+        return [(t, t.met(summary)) for t in self.targets]
+
+    def as_json(self) -> dict:
+        summary = self.summary
+        return {
+            "figure": self.figure,
+            "label": self.label,
+            "unit": self.unit,
+            "samples": self.samples,
+            "summary": None if summary is None else summary.__dict__,
+            "targets": [{"target": str(t), "met": met} for t, met in self.verdicts()],
+            "note": self.note,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass
+class FigureResult:
+    name: str
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    extra_markdown: str = ""  # a figure-specific table, printed after the main one
+    details: dict = field(default_factory=dict)  # anything else worth keeping in the JSON
+    seconds: float = 0.0
+    error: str = ""
+    number: int = 0  # the figure's number in docs/benchmarks.md
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.3f}"
+    if unit in ("MB", "x"):
+        return f"{value:.1f}"
+    if unit == "ms":
+        return f"{value:.2f}"
+    if unit == "req/s":
+        return f"{value:.0f}"
+    return f"{value:g}"
+
+
+def markdown_table(figures: Sequence[FigureResult]) -> str:
+    lines = [
+        "| # | Measurement | Unit | n | min | median | p95 | max | Target | Met |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for figure in figures:
+        tag = f"{figure.number} {figure.name}" if figure.number else figure.name
+        if figure.error and not figure.rows:
+            lines.append(f"| {tag} | {figure.title}: error | | | | | | | | {figure.error} |")
+        for row in figure.rows:
+            label = row.label + (f" ({row.note})" if row.note else "")
+            summary = row.summary
+            if summary is None:
+                lines.append(f"| {tag} | {label} | {row.unit} | 0 | | | | | | {row.skipped} |")
+                continue
+            cells = [fmt(getattr(summary, k), row.unit) for k in ("min", "median", "p95", "max")]
+            verdicts = row.verdicts()
+            target = "; ".join(str(t) for t, _ in verdicts)
+            met = "; ".join("yes" if ok else "**no**" for _, ok in verdicts)
+            lines.append(
+                f"| {tag} | {label} | {row.unit} | {summary.n} | {' | '.join(cells)} "
+                f"| {target} | {met} |"
+            )
+    return "\n".join(lines)
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """`with stopwatch() as t: ...` then t[0] holds the elapsed seconds."""
+    elapsed: list[float] = []
+    start = time.perf_counter()
+    try:
+        yield elapsed
+    finally:
+        elapsed.append(time.perf_counter() - start)
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+# -- build logs ------------------------------------------------------------------------------
+
+
+def step_states(build_log: str) -> dict[str, str]:
+    """Map each build step's title (e.g. '[deps 3/3] RUN ...') to CACHED or DONE."""
+    titles: dict[str, str] = {}
+    states: dict[str, str] = {}
+    for line in build_log.splitlines():
+        if m := re.match(r"#(\d+) (\[[^\]]+\] .*)", line):
+            titles[m[1]] = m[2]
+        elif m := re.match(r"#(\d+) (CACHED|DONE)", line):
+            states.setdefault(m[1], m[2])
+    return {title: states.get(n, "?") for n, title in titles.items()}
+
+
+def executed_steps(build_log: str) -> list[str]:
+    """The build steps that really ran (not answered from the cache), shortened."""
+    return [
+        title[:90]
+        for title, state in step_states(build_log).items()
+        if state == "DONE" and not title.startswith("[internal]") and " FROM " not in title
+    ]
+
+
+# -- the run context -------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    quick: bool = False
+    repeat: int | None = None  # overrides every figure's default count
+
+    def count(self, default: int, quick: int = 1) -> int:
+        if self.repeat is not None:
+            return max(1, self.repeat)
+        return quick if self.quick else default
+
+
+class Context:
+    """Temp dirs, images and cleanup shared by the figures of one run.
+
+    Every image gets a unique repository name (`berth-bench-<hex>`), so nothing another user or
+    test run tagged is touched; every image id a build produced is removed at the end (only if
+    nothing else refers to it: `docker image rm` without -f).
+    """
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.stack = contextlib.ExitStack()
+        self.tmp = Path(tempfile.mkdtemp(prefix="berth-bench-"))
+        self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.repo = unique("berth-bench")
+        self._project: Path | None = None
+        self._images: dict[str, str] = {}
+        self._image_ids: set[str] = set()
+        self._tags: set[str] = set()
+        self.stack.callback(self._remove_images)
+        self.uid, self.gid = os.getuid(), os.getgid()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stack.close()
+
+    def copy(self, name: str) -> Path:
+        """A fresh throwaway copy of the working tree (figures edit these)."""
+        return copy_project(self.tmp / unique(name))
+
+    @property
+    def project(self) -> Path:
+        """The shared unedited copy the shared images are built from."""
+        if self._project is None:
+            self._project = self.copy("project")
+        return self._project
+
+    # images --------------------------------------------------------------------------------
+
+    def tag(self, name: str) -> str:
+        tag = f"{self.repo}:{name}"
+        self._tags.add(tag)
+        return tag
+
+    def build(self, project: Path, target: str, tag: str, *extra: str) -> tuple[float, str]:
+        """Build `target` of `project` as `tag`; return (seconds, plain build log)."""
+        args = [*extra]
+        if target == "dev":
+            args += ["--build-arg", f"UID={self.uid}", "--build-arg", f"GID={self.gid}"]
+        if target == "naive":
+            args += ["-f", str(project / "bench" / "naive.Dockerfile")]
+            stage = "naive"
+        else:
+            stage = target
+        self._tags.add(tag)
+        with stopwatch() as elapsed:
+            output = build(project, stage, tag, *args, timeout=1200)
+        self._image_ids.add(image_id(tag))
+        return elapsed[0], output
+
+    def image(self, target: str) -> str:
+        """The shared image for `target` (prod, dev or naive), built once per run."""
+        if target not in self._images:
+            tag = self.tag(target)
+            log(f"building the {target} image ({tag})")
+            seconds, _ = self.build(self.project, target, tag)
+            log(f"  built in {seconds:.1f} s")
+            self._images[target] = tag
+        return self._images[target]
+
+    def _remove_images(self) -> None:
+        for tag in sorted(self._tags):
+            docker("image", "rm", tag, check=False, timeout=60)
+        for image in sorted(self._image_ids):
+            docker("image", "rm", image, check=False, timeout=60)
+
+    # compose -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def dev_stack(self, project: Path, env: dict[str, str] | None = None) -> Iterator[ComposeStack]:
+        """The dev compose stack of `project`, with the shared dev image and free host ports.
+
+        An override file (outside the project) points the service at this run's dev image, so
+        the shared `berth:dev` tag is never built or touched. Taken down with `down -v`.
+        """
+        stack = ComposeStack(self, project, self.image("dev"), env or {})
+        try:
+            yield stack
+        finally:
+            stack.down()
+
+
+class ComposeStack:
+    def __init__(self, ctx: Context, project: Path, image: str, env: dict[str, str]) -> None:
+        self.name = unique("berth-bench")
+        self.project = project
+        self.app_port = free_port()
+        self.debugpy_port = free_port()
+        override = ctx.tmp / f"{self.name}.override.yml"
+        override.write_text(f"services:\n  web:\n    image: {image}\n")
+        self.files = ["-f", str(project / "docker-compose.dev.yml"), "-f", str(override)]
+        self.env = {
+            "APP_PORT": str(self.app_port),
+            "DEBUGPY_PORT": str(self.debugpy_port),
+            "UID": str(ctx.uid),
+            "GID": str(ctx.gid),
+            **env,
+        }
+        self.started = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    def compose(self, *args: str, timeout: float = 120, check: bool = True):
+        return run(
+            ["docker", "compose", "-p", self.name, *self.files, *args],
+            env=self.env,
+            timeout=timeout,
+            check=check,
+            cwd=self.project,
+        )
+
+    def up(self) -> None:
+        self.started = True
+        self.compose("up", "-d", "--no-build")
+
+    def down(self) -> None:
+        if self.started:
+            self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
+            self.started = False
+
+    def logs(self) -> str:
+        result = self.compose("logs", "--no-color", "--tail", "60", check=False, timeout=30)
+        return result.stdout + result.stderr
+
+
+@contextlib.contextmanager
+def container(image: str, *args: str, command: Sequence[str] = ()) -> Iterator[str]:
+    """`docker run -d` with a unique name (and optionally a command); removed with its volumes."""
+    name = unique("berth-bench")
+    docker("run", "-d", "--name", name, *args, image, *command)
+    try:
+        yield name
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+
+
+# -- misc ------------------------------------------------------------------------------------
+
+
+def image_id(tag: str) -> str:
+    return docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+
+
+def image_size(tag: str) -> int:
+    return int(docker("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
+
+
+def which(name: str) -> str | None:
+    """A tool on PATH or in the project's node_modules/.bin (the pinned Dev Containers CLI)."""
+    local = ROOT / "node_modules" / ".bin" / name
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    return shutil.which(name)
+
+
+def bounded(
+    attempt: Callable[[], bool], *, timeout: float, interval: float = 0.05, what: str = "it"
+) -> float:
+    """Call `attempt` until it returns True; bounded by `timeout`. Returns the seconds taken."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
+        if attempt():
+            return time.monotonic() - start
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(interval)

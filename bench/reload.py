@@ -1,0 +1,124 @@
+"""Figure 1: hot-reload latency of the compose dev stack.
+
+For each variant a temp copy of the project is bind-mounted by the real dev stack
+(docker-compose.dev.yml, this run's dev image, free ports on 127.0.0.1). One round: write a
+unique marker into the index text of app/health.py on the host (in place, like most editors
+save), then poll GET / every 10 ms until the body contains the marker. The figure is the time
+from just before the write until that response arrives: file event (or poll scan) -> reloader
+kills the child -> new child imports Flask and the app -> first request served.
+
+After each round the stack gets a settle pause (untimed) so the new child's file watcher is
+running before the next edit; one warm-up round per variant is not counted.
+
+Variants: DEBUGPY=0; DEBUGPY=1 (debugpy listening, nothing attached; the default stack); DEBUGPY=1
+with a DAP client attached that follows every reloader child as VS Code does
+(tests/support/dap.py; each new child waits for that client before it serves); and
+RELOAD_POLL=1 (Werkzeug's stat reloader, 0.25 s scans) with debugpy listening.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import statistics
+import time
+import uuid
+
+from tests.support.containers import http, wait_for_http
+
+from .common import Context, FigureResult, Row, Target, log
+
+INDEX_LINE = "berth: a small JSON notes service"
+SETTLE = 1.0  # seconds between a served reload and the next edit
+TIMEOUT = 30.0  # per round
+
+
+def _dap_session(stack, project):
+    """A VS Code-like session following reloader children, or None if dap.py is unusable."""
+    try:
+        from tests.support.dap import DebugSession
+    except Exception as exc:  # being written by someone else: report, do not die
+        return None, f"tests/support/dap.py not usable: {exc!r}"
+    # A breakpoint in a route the benchmark never calls: the adapter must still set it in
+    # every new child, as it does for an editor with breakpoints.
+    notes = project / "app" / "notes.py"
+    line = next(
+        (n for n, text in enumerate(notes.read_text().splitlines(), 1) if "def " in text),
+        1,
+    )
+    session = DebugSession(
+        "127.0.0.1",
+        stack.debugpy_port,
+        breakpoints={str(notes): [line + 1]},
+        path_mappings=[{"localRoot": str(project), "remoteRoot": "/app"}],
+        timeout=15,
+    )
+    return session, ""
+
+
+def _measure(stack, project, rounds: int) -> list[float]:
+    source = project / "app" / "health.py"
+    original = source.read_text()
+    samples: list[float] = []
+    for i in range(rounds + 1):  # round 0 is the warm-up
+        marker = f"[reload {uuid.uuid4().hex[:8]}]"
+        text = re.sub(re.escape(INDEX_LINE) + r".*", f"{INDEX_LINE} {marker}", original, count=1)
+        start = time.perf_counter()
+        source.write_text(text)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            with contextlib.suppress(OSError):
+                answer = http("GET", f"{stack.url}/", timeout=5)
+                if answer.status == 200 and marker.encode() in answer.body:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"no reload within {TIMEOUT:g} s (round {i})\n{stack.logs()[-3000:]}"
+                )
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        if i:
+            samples.append(elapsed)
+        time.sleep(SETTLE)
+    return samples
+
+
+def run_reload(ctx: Context) -> FigureResult:
+    figure = FigureResult("reload", "Hot reload")
+    rounds = ctx.options.count(15, quick=3)
+    variants = [
+        ("DEBUGPY=0", {"DEBUGPY": "0", "RELOAD_POLL": "0"}, False),
+        ("DEBUGPY=1, listening", {"DEBUGPY": "1", "RELOAD_POLL": "0"}, False),
+        ("DEBUGPY=1, DAP client attached", {"DEBUGPY": "1", "RELOAD_POLL": "0"}, True),
+        ("RELOAD_POLL=1, DEBUGPY=1 listening", {"DEBUGPY": "1", "RELOAD_POLL": "1"}, False),
+    ]
+    ctx.image("dev")
+    for label, env, attach in variants:
+        row = Row(figure.name, f"reload: {label}", "s")
+        if label == "DEBUGPY=1, listening":
+            row.targets = [Target("median", "<=", 0.5, "s"), Target("p95", "<=", 1.0, "s")]
+        figure.rows.append(row)
+        project = ctx.copy("reload")
+        with ctx.dev_stack(project, env) as stack:
+            log(f"reload: {label}: starting the dev stack")
+            stack.up()
+            wait_for_http(f"{stack.url}/healthz", timeout=60)
+            session = None
+            if attach:
+                session, why = _dap_session(stack, project)
+                if session is None:
+                    row.skipped = f"n/a: {why}"
+                    continue
+            try:
+                if session is not None:
+                    session.start()
+                    session.wait_child(timeout=20)
+                row.samples = _measure(stack, project, rounds)
+                if session is not None and session.errors:
+                    row.note = f"DAP errors: {session.errors[:2]}"
+            finally:
+                if session is not None:
+                    session.close()
+        if row.samples:
+            log(f"reload: {label}: median {statistics.median(row.samples):.3f} s")
+    return figure

@@ -1,0 +1,68 @@
+"""The benchmark's statistics and table helpers (bench/common.py); no Docker needed."""
+
+import pytest
+
+from bench.common import FigureResult, Row, Target, markdown_table, percentile, summarize
+from bench.rebuild import OLD_PIN, PIN_BLOCK
+
+
+def test_percentile_interpolates_like_numpy_linear():
+    samples = [4.0, 1.0, 3.0, 2.0]  # unsorted on purpose
+    assert percentile(samples, 0) == 1.0
+    assert percentile(samples, 100) == 4.0
+    assert percentile(samples, 50) == pytest.approx(2.5)
+    assert percentile(samples, 95) == pytest.approx(3.85)  # rank 2.85 between 3 and 4
+
+
+def test_percentile_of_one_sample_is_that_sample():
+    assert percentile([0.7], 95) == 0.7
+
+
+@pytest.mark.parametrize("q", [-1, 101])
+def test_percentile_rejects_out_of_range(q):
+    with pytest.raises(ValueError, match=r"within 0\.\.100"):
+        percentile([1.0], q)
+
+
+def test_percentile_rejects_no_samples():
+    with pytest.raises(ValueError, match="no samples"):
+        percentile([], 50)
+
+
+def test_summary():
+    s = summarize([0.3, 0.1, 0.2, 0.9, 0.5])
+    assert (s.n, s.min, s.median, s.max) == (5, 0.1, 0.3, 0.9)
+    assert s.p95 == pytest.approx(0.82)
+
+
+def test_targets_compare_the_named_statistic():
+    s = summarize([0.4, 0.5, 1.2])
+    assert Target("median", "<=", 0.5).met(s)
+    assert not Target("p95", "<=", 1.0).met(s)
+    assert Target("min", ">=", 0.4).met(s)
+
+
+def test_table_marks_missed_targets_and_skipped_rows():
+    figure = FigureResult("reload", "Hot reload", number=1)
+    figure.rows = [
+        Row("reload", "fast", "s", [0.2, 0.3], [Target("median", "<=", 0.5, "s")]),
+        Row("reload", "slow", "s", [2.0], [Target("median", "<=", 0.5, "s")]),
+        Row("reload", "attached", "s", skipped="n/a: no client"),
+    ]
+    lines = markdown_table([figure]).splitlines()
+    assert lines[2].startswith("| 1 reload | fast | s | 2 | 0.200 | 0.250 |")
+    assert lines[2].endswith("| median <= 0.5 s | yes |")
+    assert lines[3].endswith("| **no** |")
+    assert "n/a: no client" in lines[4]
+
+
+def test_pin_change_matches_the_lock_file():
+    from tests.support.containers import ROOT
+
+    text = (ROOT / "requirements.txt").read_text()
+    changed = PIN_BLOCK.sub(OLD_PIN, text, count=1)
+    assert changed != text
+    assert "blinker==1.8.2" in changed
+    assert "blinker==1.9.0" not in changed
+    # Only the blinker block changed: every other line is still there.
+    assert len(changed.splitlines()) == len(text.splitlines()) - 1
