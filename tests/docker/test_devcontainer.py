@@ -175,7 +175,7 @@ def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) 
         TMPDIR=str(cli_tmp),
         # The CLI and compose take the project name from here: never the shared `berth`.
         COMPOSE_PROJECT_NAME=project,
-        # .devcontainer/compose.devcontainer.yml: our own tag, a developer's berth:dev stays.
+        # docker-compose.dev.yml: our own tag, a developer's berth:dev stays.
         BERTH_DEV_IMAGE=tag,
         # compose interpolates the published host ports.
         APP_PORT=str(app_port),
