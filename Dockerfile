@@ -36,18 +36,14 @@ RUN python -m venv --without-pip "$VIRTUAL_ENV"
 # Only the pins, so that a code change never invalidates the install layer below.
 COPY requirements.txt /tmp/requirements.txt
 
-# The base image's pip (the venv has none) installs into the venv; the cache mount keeps downloads
-# between builds without storing them; the optional CA bundle is a secret, so it never lands in
-# a layer, and is joined to the system CAs in a tmpfs so that both are trusted.
+# The base image's pip (the venv has none) installs the pins into the venv. The cache mount keeps
+# downloads between builds without storing them; the optional CA bundle is a secret and the
+# helper joins it to the system CAs in a tmpfs, so neither lands in a layer.
 RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
-    if [ -s /run/secrets/extra_ca ]; then \
-      cat /etc/ssl/certs/ca-certificates.crt /run/secrets/extra_ca > /tmp/ca/bundle.pem; \
-      export PIP_CERT=/tmp/ca/bundle.pem; \
-    fi; \
-    pip --python "$VIRTUAL_ENV/bin/python" install --require-hashes --no-deps \
-      -r /tmp/requirements.txt
+    --mount=type=bind,source=docker/pip-install.sh,target=/usr/local/bin/pip-install \
+    pip-install -r /tmp/requirements.txt
 
 # ---------------------------------------------------------------------------------------------
 # dev-deps: the dev tools on top of the runtime venv (with pip, so you can try packages in dev).
@@ -55,16 +51,13 @@ FROM deps AS dev-deps
 
 COPY requirements-dev.txt /tmp/requirements-dev.txt
 
-# Same cache/secret pattern as above; ensurepip gives the dev venv its own pip.
+# Same mounts as above; ensurepip first gives the dev venv its own pip, for trying packages.
 RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
-    if [ -s /run/secrets/extra_ca ]; then \
-      cat /etc/ssl/certs/ca-certificates.crt /run/secrets/extra_ca > /tmp/ca/bundle.pem; \
-      export PIP_CERT=/tmp/ca/bundle.pem; \
-    fi; \
-    "$VIRTUAL_ENV/bin/python" -m ensurepip --default-pip >/dev/null && \
-    pip install --require-hashes --no-deps -r /tmp/requirements-dev.txt
+    --mount=type=bind,source=docker/pip-install.sh,target=/usr/local/bin/pip-install \
+    "$VIRTUAL_ENV/bin/python" -m ensurepip --default-pip >/dev/null \
+    && pip-install -r /tmp/requirements-dev.txt
 
 # ---------------------------------------------------------------------------------------------
 # dev: the image docker-compose.dev.yml and .devcontainer/ run, with your source bind-mounted.

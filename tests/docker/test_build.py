@@ -62,7 +62,10 @@ def test_code_change_rebuilds_without_reinstalling_dependencies(docker_engine, t
         states = step_states(build(project, "prod", tag))
     finally:
         docker("image", "rm", "-f", tag, check=False)
-    assert state_of(states, r"^\[deps \d+/\d+\] RUN .*install --require-hashes") == "CACHED"
+    assert (
+        state_of(states, r"^\[deps \d+/\d+\] RUN .*pip-install -r /tmp/requirements.txt")
+        == "CACHED"
+    )
     assert state_of(states, r"^\[prod \d+/\d+\] COPY (--link )?app ") == "DONE"
 
 
@@ -115,7 +118,10 @@ def test_ca_bundle_secret_leaves_no_trace(docker_engine, marked_ca_bundle, tmp_p
                 "deps,dev-deps",
             )
             assert (
-                state_of(step_states(log), r"^\[deps \d+/\d+\] RUN .*install --require-hashes")
+                state_of(
+                    step_states(log),
+                    r"^\[deps \d+/\d+\] RUN .*pip-install -r /tmp/requirements.txt",
+                )
                 == "DONE"
             )
         for tag in tags.values():
