@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import signal
 import subprocess
@@ -79,7 +80,16 @@ def machine() -> dict:
         "git_commit": _output(["git", "-C", str(ROOT), "rev-parse", "HEAD"]),
         "git_dirty": bool(_output(["git", "-C", str(ROOT), "status", "--porcelain"])),
         "python": platform.python_version(),
+        "load_average_at_start": _load_average(),
     }
+
+
+def _load_average() -> list[float] | None:
+    """The 1/5/15-minute load averages: other work on the machine skews every figure."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -130,6 +140,7 @@ def main(argv: list[str]) -> int:
             log(f"== {name}: {figure.seconds:.0f} s")
             results.append(figure)
     total = time.monotonic() - started
+    info["load_average_at_end"] = _load_average()
 
     print()
     print(markdown_table(results))
@@ -140,7 +151,9 @@ def main(argv: list[str]) -> int:
     print()
     print(
         f"Machine: {info['cpus']} cores, {info['cpu_model']}, Docker {info['docker']}, "
-        f"Compose {info['compose']}; base {BASE} {info['base_image_bytes'] / 1e6:.0f} MB."
+        f"Compose {info['compose']}; base {BASE} {info['base_image_bytes'] / 1e6:.0f} MB; "
+        f"load average {info['load_average_at_start']} at start, "
+        f"{info['load_average_at_end']} at the end."
     )
     timings = ", ".join(f"{f.name} {f.seconds:.0f} s" for f in results)
     print(f"Run time: {total:.0f} s ({timings}); mode: " + _mode(args))

@@ -39,8 +39,7 @@ def _edit_code(project, marker: str) -> None:
 
 def run_rebuild(ctx: Context) -> FigureResult:
     figure = FigureResult("rebuild", "Code-only rebuild")
-    rounds = ctx.options.count(5, quick=1)
-    naive_rounds = ctx.options.count(3, quick=1)
+    rounds = ctx.options.count(10, quick=1)
     project = ctx.copy("rebuild")
     tags = {t: ctx.tag(f"rebuild-{t}") for t in ("prod", "dev", "naive")}
     times: dict[str, list[float]] = {t: [] for t in tags}
@@ -51,8 +50,6 @@ def run_rebuild(ctx: Context) -> FigureResult:
     for i in range(rounds):
         _edit_code(project, f"(rebuild {ctx.repo} {i})")
         for target, tag in tags.items():
-            if target == "naive" and i >= naive_rounds:
-                continue
             seconds, output = ctx.build(project, target, tag)
             times[target].append(seconds)
             steps[target].append(executed_steps(output))
@@ -91,7 +88,7 @@ def _edit_pin(project, original: str, old: bool, marker: str) -> None:
 
 def run_deps(ctx: Context) -> FigureResult:
     figure = FigureResult("deps", "Rebuild after a pin change")
-    rounds = ctx.options.count(3, quick=1)
+    rounds = ctx.options.count(5, quick=1)
     project = ctx.copy("deps")
     original = (project / "requirements.txt").read_text()
     tags = {t: ctx.tag(f"deps-{t}") for t in ("prod", "dev")}
@@ -110,7 +107,7 @@ def run_deps(ctx: Context) -> FigureResult:
             times[target].append(seconds)
             ran = executed_steps(output)
             steps[target].append(ran)
-            if not any(re.match(r"\[deps \d+/\d+\] RUN ", s) for s in ran):
+            if not any(re.match(r"\[deps \d+/\d+\] RUN ", step) for step in ran):
                 raise RuntimeError(f"the pin change did not rerun the install step: {ran}")
             log(f"deps {i + 1}/{rounds}: {target} {seconds:.2f} s")
     figure.rows = [

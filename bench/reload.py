@@ -85,7 +85,7 @@ def _measure(stack, project, rounds: int) -> list[float]:
 
 def run_reload(ctx: Context) -> FigureResult:
     figure = FigureResult("reload", "Hot reload")
-    rounds = ctx.options.count(15, quick=3)
+    rounds = ctx.options.count(20, quick=3)
     variants = [
         ("DEBUGPY=0", {"DEBUGPY": "0", "RELOAD_POLL": "0"}, False),
         ("DEBUGPY=1, listening", {"DEBUGPY": "1", "RELOAD_POLL": "0"}, False),
@@ -114,8 +114,13 @@ def run_reload(ctx: Context) -> FigureResult:
                     session.start()
                     session.wait_child(timeout=20)
                 row.samples = _measure(stack, project, rounds)
-                if session is not None and session.errors:
-                    row.note = f"DAP errors: {session.errors[:2]}"
+                if session is not None:
+                    figure.details["dap"] = {
+                        "children_announced": session.child_announcements,
+                        "errors": session.errors,
+                    }
+                    if session.errors:
+                        row.note = f"DAP errors: {session.errors[:2]}"
             finally:
                 if session is not None:
                     session.close()

@@ -36,7 +36,7 @@ def _healthy(url: str) -> bool:
 
 
 def run_compose_up(ctx: Context, figure: FigureResult) -> None:
-    rounds = ctx.options.count(5, quick=2)
+    rounds = ctx.options.count(10, quick=2)
     row = Row(
         figure.name,
         "compose up (images built) until /healthz 200",
@@ -156,8 +156,8 @@ class _DevContainer:
 
 
 def run_devcontainer(ctx: Context, figure: FigureResult) -> None:
-    warm_rounds = ctx.options.count(3, quick=1)
-    cold_rounds = ctx.options.count(2, quick=1)
+    warm_rounds = ctx.options.count(5, quick=1)
+    cold_rounds = ctx.options.count(3, quick=1)
     rows = {
         "cold": Row(figure.name, "devcontainer up, cold (dev image rebuilt)", "s"),
         "cold-serving": Row(figure.name, "devcontainer up, cold, until /healthz 200", "s"),

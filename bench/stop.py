@@ -40,7 +40,7 @@ def _stop_once(image: str, keep_alive: bool) -> float:
 
 def run_stop(ctx: Context) -> FigureResult:
     figure = FigureResult("stop", "Stop")
-    rounds = ctx.options.count(5, quick=2)
+    rounds = ctx.options.count(10, quick=2)
     target = [Target("median", "<=", 1, "s")]
     idle = Row(figure.name, "docker stop, prod, no open connection", "s", targets=target)
     kept = Row(
