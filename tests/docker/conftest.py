@@ -6,9 +6,11 @@ On a host without Docker, run the unit tests alone with `pytest -m "not docker"`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.support.containers import ROOT, build, docker, run, unique
+from tests.support.containers import ROOT, build, docker, extra_ca_bundle, run, unique
 
 
 def pytest_collection_modifyitems(items):
@@ -43,3 +45,36 @@ def _image(target: str):
 
 prod_image = _image("prod")
 dev_image = _image("dev")
+
+
+@pytest.fixture
+def marked_ca_bundle(tmp_path) -> tuple[Path, str]:
+    """A CA bundle with a freshly made certificate in it, and a line unique to that certificate.
+
+    The machine's own extra bundle (if any) comes first so that pip can still reach PyPI.
+    """
+    key, cert = tmp_path / "marker.key", tmp_path / "marker.crt"
+    run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={unique('berth-marker-ca')}",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ]
+    )
+    pem = cert.read_text()
+    marker = pem.splitlines()[5]  # a line of base64 in the middle, unique to this certificate
+    bundle = tmp_path / "bundle.pem"
+    existing = extra_ca_bundle()
+    bundle.write_text((Path(existing).read_text() if existing else "") + pem)
+    return bundle, marker

@@ -10,14 +10,11 @@ import sys
 import tarfile
 from pathlib import Path
 
-import pytest
-
 from tests.support.containers import (
     ROOT,
     build,
     copy_project,
     docker,
-    extra_ca_bundle,
     run,
     unique,
 )
@@ -67,39 +64,6 @@ def test_code_change_rebuilds_without_reinstalling_dependencies(docker_engine, t
         == "CACHED"
     )
     assert state_of(states, r"^\[prod \d+/\d+\] COPY (--link )?app ") == "DONE"
-
-
-@pytest.fixture
-def marked_ca_bundle(tmp_path) -> tuple[Path, str]:
-    """A CA bundle with a freshly made certificate in it, and a line unique to that certificate.
-
-    The machine's own extra bundle (if any) comes first so that pip can still reach PyPI.
-    """
-    key, cert = tmp_path / "marker.key", tmp_path / "marker.crt"
-    run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            f"/CN={unique('berth-marker-ca')}",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-        ]
-    )
-    pem = cert.read_text()
-    marker = pem.splitlines()[5]  # a line of base64 in the middle, unique to this certificate
-    bundle = tmp_path / "bundle.pem"
-    existing = extra_ca_bundle()
-    bundle.write_text((Path(existing).read_text() if existing else "") + pem)
-    return bundle, marker
 
 
 def test_ca_bundle_secret_leaves_no_trace(docker_engine, marked_ca_bundle, tmp_path):

@@ -20,6 +20,7 @@ healthcheck reports healthy; `compose down` is quick because the dev server hand
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -425,6 +426,49 @@ def test_uid_gid_build_args_give_the_container_user_those_ids(poll_stack):
     servers = [p for p in processes if "dev.serve" in p[3]]
     assert len(servers) >= 2, top  # the reloader and its serving child
     assert {(int(p[1]), int(p[2])) for p in processes} == {(OTHER_UID, OTHER_GID)}, top
+
+
+# -- the optional extra CA bundle at run time -----------------------------------------------------
+
+# What the dev entrypoint hands to Python, pip and requests, as the container sees it.
+SHOW_CA = (
+    'echo "SSL_CERT_FILE=${SSL_CERT_FILE:-unset} PIP_CERT=${PIP_CERT:-unset}"; '
+    'pip config list; cat "${SSL_CERT_FILE:-/dev/null}"'
+)
+
+
+def test_extra_ca_bundle_reaches_pip_and_python_in_the_container(stack, marked_ca_bundle):
+    bundle, marker = marked_ca_bundle
+    with_ca = dataclasses.replace(stack, env={**stack.env, "EXTRA_CA_BUNDLE": str(bundle)})
+    shown = _compose_run(with_ca, "sh", "-c", SHOW_CA)
+    assert shown.returncode == 0, _output(shown)
+    assert "PIP_CERT=unset" not in shown.stdout, shown.stdout[:2000]
+    assert re.search(r"cert\s*=\s*'?/", shown.stdout), "pip.conf has no cert for exec shells"
+    assert marker in shown.stdout, "the extra CA is not in the bundle Python trusts"
+    # And pip really gets through whatever TLS this machine's network does: one small download.
+    fetched = _compose_run(
+        with_ca,
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-cache-dir",
+        "-q",
+        "-d",
+        "/tmp/dl",
+        "iniconfig==2.3.1",
+        timeout=180,
+    )
+    assert fetched.returncode == 0, _output(fetched)
+
+
+def test_without_an_extra_ca_bundle_nothing_changes(stack):
+    without = dataclasses.replace(
+        stack, env={k: v for k, v in stack.env.items() if k != "EXTRA_CA_BUNDLE"}
+    )
+    shown = _compose_run(without, "sh", "-c", SHOW_CA)
+    assert shown.returncode == 0, _output(shown)
+    assert "SSL_CERT_FILE=unset PIP_CERT=unset" in shown.stdout, shown.stdout[:2000]
+    assert not re.search(r"cert\s*=", shown.stdout), "pip.conf names a CA bundle"
 
 
 # -- stop (last: it takes the stack down) ---------------------------------------------------------
