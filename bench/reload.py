@@ -7,7 +7,8 @@ save), then poll GET / every 10 ms until the body contains the marker. The figur
 from just before the write until that response arrives: file event (or poll scan) -> reloader
 kills the child -> new child imports Flask and the app -> first request served.
 
-After each round the stack gets a settle pause (untimed) so the new child's file watcher is
+After each round the stack gets a settle pause (untimed, 1 to 1.5 s at random, so that edits do
+not land at a fixed phase of the polling reloader's scans) so the new child's file watcher is
 running before the next edit; one warm-up round per variant is not counted.
 
 Variants: DEBUGPY=0; DEBUGPY=1 (debugpy listening, nothing attached; the default stack); DEBUGPY=1
@@ -19,6 +20,7 @@ RELOAD_POLL=1 (Werkzeug's stat reloader, 0.25 s scans) with debugpy listening.
 from __future__ import annotations
 
 import contextlib
+import random
 import re
 import statistics
 import time
@@ -29,7 +31,9 @@ from tests.support.containers import http, wait_for_http
 from .common import Context, FigureResult, Row, Target, log
 
 INDEX_LINE = "berth: a small JSON notes service"
-SETTLE = 1.0  # seconds between a served reload and the next edit
+SETTLE = 1.0  # seconds between a served reload and the next edit, plus a random JITTER:
+JITTER = 0.5  # without it every edit would land at the same phase of the polling reloader's scan
+# cycle (0.25 s, a divisor of SETTLE), which would bias the RELOAD_POLL variant
 TIMEOUT = 30.0  # per round
 
 
@@ -79,7 +83,7 @@ def _measure(stack, project, rounds: int) -> list[float]:
         elapsed = time.perf_counter() - start
         if i:
             samples.append(elapsed)
-        time.sleep(SETTLE)
+        time.sleep(SETTLE + random.uniform(0, JITTER))
     return samples
 
 
