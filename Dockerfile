@@ -130,11 +130,11 @@ COPY --link --from=deps /opt/venv /opt/venv
 # Healthcheck script: urllib only, so no curl/wget in the image.
 COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
 
-# Code last, owned by root and read-only to the app user; compiled now so a read-only root
-# file system starts as fast as a writable one.
+# Code last, owned by root and read-only to the app user. No compileall step: the venv's
+# packages are compiled by pip already, the app's few modules compile in milliseconds at
+# start, and one RUN fewer keeps a code-only rebuild at about a quarter of a second.
 COPY --link gunicorn.conf.py /app/
 COPY --link app /app/app
-RUN python -m compileall -q -j 0 /app
 
 # Mount a named volume here to keep the notes across containers.
 VOLUME ["/data"]
