@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import shutil
 import statistics
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from tests.support.containers import (
     ROOT,
     build,
+    build_steps,
     copy_project,
     docker,
     free_port,
@@ -198,34 +198,16 @@ def log(message: str) -> None:
 # -- build logs ------------------------------------------------------------------------------
 
 
-def step_states(build_log: str) -> dict[str, str]:
-    """Map each build step's title (e.g. '[deps 3/3] RUN ...') to CACHED or DONE."""
-    titles: dict[str, str] = {}
-    states: dict[str, str] = {}
-    for line in build_log.splitlines():
-        if m := re.match(r"#(\d+) (\[[^\]]+\] .*)", line):
-            titles[m[1]] = m[2]
-        elif m := re.match(r"#(\d+) (CACHED|DONE)", line):
-            states.setdefault(m[1], m[2])
-    return {title: states.get(n, "?") for n, title in titles.items()}
-
-
 def executed_steps(build_log: str) -> list[str]:
     """The build steps that really ran (not answered from the cache), shortened, with the
-    seconds BuildKit reports for each: "[prod 6/6] RUN python -m compileall ... (0.21 s)"."""
-    titles: dict[str, str] = {}
-    done: dict[str, str] = {}
-    for line in build_log.splitlines():
-        if m := re.match(r"#(\d+) (\[[^\]]+\] .*)", line):
-            titles[m[1]] = m[2]
-        elif m := re.match(r"#(\d+) DONE (\d+(?:\.\d+)?)s", line):
-            done.setdefault(m[1], m[2])
-        elif m := re.match(r"#(\d+) CACHED", line):
-            done.setdefault(m[1], "")
+    seconds BuildKit reports for each: "[prod 5/5] COPY --link app /app/app (0.05 s)"."""
     return [
-        f"{' '.join(title.split())[:80]} ({done[n]} s)"
-        for n, title in titles.items()
-        if done.get(n) and not title.startswith("[internal]") and " FROM " not in title
+        f"{' '.join(title.split())[:80]} ({step.seconds:g} s)"
+        for title, step in build_steps(build_log).items()
+        if step.state == "DONE"
+        and step.seconds is not None
+        and not title.startswith("[internal]")
+        and " FROM " not in title
     ]
 
 

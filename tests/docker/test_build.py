@@ -12,7 +12,9 @@ from pathlib import Path
 
 from tests.support.containers import (
     ROOT,
+    BuildStep,
     build,
+    build_steps,
     copy_project,
     docker,
     run,
@@ -20,21 +22,10 @@ from tests.support.containers import (
 )
 
 
-def step_states(log: str) -> dict[str, str]:
-    """Map each build step's title (e.g. '[deps 3/3] RUN ...') to CACHED or DONE."""
-    titles: dict[str, str] = {}
-    states: dict[str, str] = {}
-    for line in log.splitlines():
-        if m := re.match(r"#(\d+) (\[[^\]]+\] .*)", line):
-            titles[m[1]] = m[2]
-        elif m := re.match(r"#(\d+) (CACHED|DONE)", line):
-            states.setdefault(m[1], m[2])
-    return {title: states.get(n, "?") for n, title in titles.items()}
-
-
-def state_of(states: dict[str, str], pattern: str) -> str:
-    matches = [state for title, state in states.items() if re.search(pattern, title)]
-    assert len(matches) == 1, f"{pattern!r} matched {len(matches)} steps: {list(states)}"
+def state_of(steps: dict[str, BuildStep], pattern: str) -> str:
+    """The state (CACHED or DONE) of the one build step whose title matches `pattern`."""
+    matches = [step.state for title, step in steps.items() if re.search(pattern, title)]
+    assert len(matches) == 1, f"{pattern!r} matched {len(matches)} steps: {list(steps)}"
     return matches[0]
 
 
@@ -56,7 +47,7 @@ def test_code_change_rebuilds_without_reinstalling_dependencies(docker_engine, t
         with (project / "app" / "__init__.py").open("a") as source:
             # unique, or an earlier run's cache of the very same edit would answer
             source.write(f"\n# a code-only change: {unique('edit')}\n")
-        states = step_states(build(project, "prod", tag))
+        states = build_steps(build(project, "prod", tag))
     finally:
         docker("image", "rm", "-f", tag, check=False)
     assert (
@@ -83,7 +74,7 @@ def test_ca_bundle_secret_leaves_no_trace(docker_engine, marked_ca_bundle, tmp_p
             )
             assert (
                 state_of(
-                    step_states(log),
+                    build_steps(log),
                     r"^\[deps \d+/\d+\] RUN .*pip-install -r /tmp/requirements.txt",
                 )
                 == "DONE"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -97,6 +98,25 @@ def build(
         args += ["--secret", f"id=extra_ca,src={ca}"]
     result = docker(*args, *extra, str(context), timeout=timeout)
     return result.stdout + result.stderr
+
+
+@dataclass
+class BuildStep:
+    state: str  # "CACHED" (answered from the build cache) or "DONE" (really ran)
+    seconds: float | None  # as BuildKit reports it; None for a cached step
+
+
+def build_steps(build_log: str) -> dict[str, BuildStep]:
+    """Each step of a `--progress=plain` build log, by title (e.g. '[deps 3/3] RUN ...')."""
+    titles: dict[str, str] = {}
+    steps: dict[str, BuildStep] = {}
+    for line in build_log.splitlines():
+        if m := re.match(r"#(\d+) (\[[^\]]+\] .*)", line):
+            titles[m[1]] = m[2]
+        elif m := re.match(r"#(\d+) (CACHED|DONE)(?: (\d+(?:\.\d+)?)s)?", line):
+            seconds = float(m[3]) if m[3] else None
+            steps.setdefault(m[1], BuildStep(m[2], seconds))
+    return {title: steps.get(n, BuildStep("?", None)) for n, title in titles.items()}
 
 
 def copy_project(dest: Path) -> Path:
