@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,7 +35,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.containers import (
-    HttpResponse,
     copy_project,
     docker,
     free_port,
@@ -272,29 +270,16 @@ def test_host_edit_is_served_after_a_reload_with_polling(poll_stack):
 
 
 def _hit_breakpoint(session: DebugSession, stack: Stack, note_id: int, notes: Path, line: int):
-    """GET the note in a thread; stop at the breakpoint, read locals and the PID, continue."""
-    answers: list[HttpResponse | BaseException] = []
-
-    def get() -> None:
-        try:
-            answers.append(http("GET", f"{stack.url}/api/notes/{note_id}", timeout=60))
-        except BaseException as exc:  # reported by the assertions below
-            answers.append(exc)
-
-    request = threading.Thread(target=get, daemon=True)
-    request.start()
-    thread_id, frame = session.wait_stopped(timeout=30)
-    assert frame["line"] == line, frame
-    assert Path(frame["source"]["path"]) == notes, frame  # mapped back to the host copy
-    local_vars = session.variables(frame)
-    pid = int(session.evaluate(frame, "__import__('os').getpid()"))
-    assert not answers, "the request finished while stopped at the breakpoint"
-    session.continue_(thread_id)
-    request.join(timeout=30)
-    assert answers, "the request did not finish after continue"
-    answer = answers[0]
-    assert isinstance(answer, HttpResponse), answer
-    return local_vars, pid, answer
+    """GET the note; stop at the breakpoint, read locals and the PID, continue."""
+    hit = session.break_during(
+        lambda: http("GET", f"{stack.url}/api/notes/{note_id}", timeout=60),
+        evaluate=["__import__('os').getpid()"],
+        timeout=30,
+    )
+    assert hit.frame["line"] == line, hit.frame
+    assert Path(hit.frame["source"]["path"]) == notes, hit.frame  # mapped back to the host copy
+    assert not hit.returned_while_stopped, "the request finished while stopped at the breakpoint"
+    return hit.variables, int(hit.evaluated["__import__('os').getpid()"]), hit.result
 
 
 def test_breakpoint_hits_in_the_child_before_and_after_a_reload(stack):

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +28,6 @@ import pytest
 
 from tests.support.containers import (
     ROOT,
-    HttpResponse,
     copy_project,
     docker,
     free_port,
@@ -354,26 +352,15 @@ def test_debugger_attaches_with_the_launch_json_config(dev_container):
         child = session.wait_child(timeout=30)
         assert any(bp.get("verified") for bp in session.verified[child]), session.verified
 
-        answers: list[HttpResponse | BaseException] = []
+        hit = session.break_during(
+            lambda: http("GET", f"{dev_container.url}/api/notes/{note_id}", timeout=60),
+            timeout=30,
+        )
+        assert hit.frame["line"] == line
+        assert Path(hit.frame["source"]["path"]) == notes  # mapped back to the host path
+        assert hit.variables["note_id"] == str(note_id)
+        assert not hit.returned_while_stopped, "the request finished while stopped"
 
-        def get() -> None:
-            try:
-                answers.append(http("GET", f"{dev_container.url}/api/notes/{note_id}", timeout=60))
-            except BaseException as exc:  # reported by the assertions below
-                answers.append(exc)
-
-        request = threading.Thread(target=get, daemon=True)
-        request.start()
-        thread_id, frame = session.wait_stopped(timeout=30)
-        assert frame["line"] == line
-        assert Path(frame["source"]["path"]) == notes  # mapped back to the host path
-        assert session.variables(frame)["note_id"] == str(note_id)
-        assert not answers, "the request finished while stopped at the breakpoint"
-        session.continue_(thread_id)
-        request.join(timeout=30)
-
-    assert answers, "the request did not finish after continue"
-    answer = answers[0]
-    assert isinstance(answer, HttpResponse), answer
+    answer = hit.result
     assert answer.status == 200
     assert answer.json()["title"] == "debug me"

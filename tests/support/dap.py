@@ -36,6 +36,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Message = dict[str, Any]
@@ -446,3 +447,43 @@ class DebugSession:
     def continue_(self, thread_id: int) -> None:
         self._client().request("continue", self.timeout, threadId=thread_id)
         self._stopped_client = None
+
+    def break_during(
+        self, call: Callable[[], Any], evaluate: Iterable[str] = (), timeout: float | None = None
+    ) -> BreakHit:
+        """Run ``call`` (e.g. an HTTP request that reaches a breakpoint) in a thread; when the
+        debuggee stops, read the top frame's locals and ``evaluate`` each expression in it, note
+        whether ``call`` already returned (it should not: the stop holds it), continue, and wait
+        for ``call``'s result (its exception is re-raised here)."""
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append(call())
+            except BaseException as exc:  # handed to the caller below
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        thread_id, frame = self.wait_stopped(timeout)
+        hit = BreakHit(frame, self.variables(frame), {e: self.evaluate(frame, e) for e in evaluate})
+        hit.returned_while_stopped = bool(outcome)
+        self.continue_(thread_id)
+        worker.join(timeout or self.timeout)
+        if not outcome:
+            raise DapError(f"the call did not return within {timeout or self.timeout}s of continue")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        hit.result = outcome[0]
+        return hit
+
+
+@dataclass
+class BreakHit:
+    """What ``DebugSession.break_during`` saw at the stop, and what the call returned."""
+
+    frame: dict
+    variables: dict[str, str]
+    evaluated: dict[str, str]
+    returned_while_stopped: bool = False
+    result: Any = None

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -168,30 +167,13 @@ def start_server(project: Path) -> Iterator:
         server.stop()
 
 
-def request_in_thread(url: str) -> tuple[threading.Thread, dict]:
-    result: dict = {}
-
-    def run() -> None:
-        try:
-            result["response"] = get_json(url, timeout=20)
-        except Exception as exc:  # reported by the test
-            result["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, result
-
-
-def hit_breakpoint(session: DebugSession, server: DevServer, number: int) -> tuple[dict, dict]:
-    """Request the route, expect a stop at the breakpoint; return (frame, locals) then go on."""
-    thread, result = request_in_thread(f"{server.url}/double/{number}")
-    thread_id, frame = session.wait_stopped(timeout=15)
-    local_vars = session.variables(frame)
-    assert not result, "the request completed while stopped at the breakpoint"
-    session.continue_(thread_id)
-    thread.join(timeout=10)
-    assert "response" in result, result
-    return frame, local_vars, result["response"]
+def hit_breakpoint(
+    session: DebugSession, server: DevServer, number: int
+) -> tuple[dict, dict, dict]:
+    """Request the route, expect a stop at the breakpoint; return (frame, locals, response)."""
+    hit = session.break_during(lambda: get_json(f"{server.url}/double/{number}", timeout=20))
+    assert not hit.returned_while_stopped, "the request completed while stopped at the breakpoint"
+    return hit.frame, hit.variables, hit.result
 
 
 @pytest.mark.parametrize("start_debugging", [True, False], ids=["startDebugging", "debugpyAttach"])
