@@ -23,7 +23,15 @@ import os
 import subprocess
 import time
 
-from tests.support.containers import ROOT, docker, free_port, http, unique
+from tests.support.containers import (
+    ROOT,
+    compose_down,
+    compose_project_images,
+    docker,
+    free_port,
+    http,
+    unique,
+)
 
 from .common import Context, FigureResult, Row, Target, bounded, log, which
 
@@ -123,32 +131,9 @@ class _DevContainer:
             )
         return returned_at - start, max(returned_at, healthy_at) - start
 
-    def containers(self) -> list[str]:
-        return docker(
-            "ps",
-            "-aq",
-            "--filter",
-            f"label=com.docker.compose.project={self.project}",
-            check=False,
-        ).stdout.split()
-
     def down(self) -> None:
-        for container in self.containers():
-            image = docker("inspect", "--format", "{{.Config.Image}}", container, check=False)
-            if image.stdout.strip():
-                self.images.add(image.stdout.strip())
-        docker(
-            "compose",
-            "-p",
-            self.project,
-            "down",
-            "-v",
-            "--remove-orphans",
-            "-t",
-            "3",
-            check=False,
-            timeout=120,
-        )
+        self.images |= compose_project_images(self.project)
+        compose_down(self.project)
 
     def remove_images(self) -> None:
         for image in sorted(self.images):

@@ -28,6 +28,8 @@ import pytest
 
 from tests.support.containers import (
     ROOT,
+    compose_down,
+    compose_project_images,
     copy_project,
     docker,
     free_port,
@@ -125,24 +127,8 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
 
 
 def _teardown(project: str, images: list[str]) -> None:
-    containers = docker(
-        "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", check=False
-    ).stdout.split()
-    for container in containers:
-        image = docker("inspect", "--format", "{{.Config.Image}}", container, check=False)
-        images.append(image.stdout.strip())
-    docker(
-        "compose",
-        "-p",
-        project,
-        "down",
-        "-v",
-        "--remove-orphans",
-        "-t",
-        "3",
-        check=False,
-        timeout=120,
-    )
+    images = [*images, *compose_project_images(project)]
+    compose_down(project)
     for image in dict.fromkeys(i for i in images if i):
         docker("image", "rm", "-f", image, check=False)
 

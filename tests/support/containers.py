@@ -217,6 +217,31 @@ def volume() -> Iterator[str]:
         docker("volume", "rm", "-f", name, check=False)
 
 
+def compose_project_images(project: str) -> set[str]:
+    """The images the containers of a compose project run (to remove them after `down`)."""
+    containers = docker(
+        "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", check=False
+    ).stdout.split()
+    images = (inspect(container, "{{.Config.Image}}") for container in containers)
+    return {image for image in images if image}
+
+
+def compose_down(project: str) -> subprocess.CompletedProcess[str]:
+    """Remove a compose project (containers, networks, volumes), whatever state it is in."""
+    return docker(
+        "compose",
+        "-p",
+        project,
+        "down",
+        "-v",
+        "--remove-orphans",
+        "-t",
+        "3",
+        check=False,
+        timeout=120,
+    )
+
+
 def wait_for_health(container_name: str, *, timeout: float = 60) -> tuple[str, float]:
     """Poll the container's HEALTHCHECK status until healthy/unhealthy; bounded by `timeout`."""
     start = time.monotonic()
