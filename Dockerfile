@@ -85,7 +85,8 @@ RUN groupadd -o -g "$GID" app \
 # The venv is owned by you, so `pip install` works in the container without root.
 COPY --link --from=dev-deps --chown=${UID}:${GID} /opt/venv /opt/venv
 
-# Debugger: no frozen-modules warning and no file validation (they only slow debugpy down).
+# Flask's debug mode for the dev server; pydevd's frozen-modules check is off because CMD runs
+# Python with -Xfrozen_modules=off already (and the check would only print a warning).
 ENV PYDEVD_DISABLE_FILE_VALIDATION=1 \
     FLASK_DEBUG=1
 
