@@ -23,7 +23,7 @@ from tests.support.containers import (
     build_steps,
     copy_project,
     docker,
-    free_port,
+    free_ports,
     run,
     unique,
 )
@@ -322,8 +322,7 @@ class ComposeStack:
     def __init__(self, ctx: Context, project: Path, image: str, env: dict[str, str]) -> None:
         self.name = unique("berth-bench")
         self.project = project
-        self.app_port = free_port()
-        self.debugpy_port = free_port()
+        self.app_port, self.debugpy_port = free_ports(2)
         override = ctx.tmp / f"{self.name}.override.yml"
         override.write_text(f"services:\n  web:\n    image: {image}\n")
         self.files = ["-f", str(project / "docker-compose.dev.yml"), "-f", str(override)]

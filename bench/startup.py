@@ -31,7 +31,7 @@ from tests.support.containers import (
     compose_down,
     compose_project_images,
     docker,
-    free_port,
+    free_ports,
     http,
     unique,
 )
@@ -79,7 +79,7 @@ class _DevContainer:
         self.workspace = ctx.copy("devcontainer")
         self.project = unique("berth-bench-dc")
         self.tag = ctx.tag("devcontainer")
-        self.app_port, self.debugpy_port = free_port(), free_port()
+        self.app_port, self.debugpy_port = free_ports(2)
         cli_tmp = ctx.tmp / f"{self.project}-tmp"
         cli_tmp.mkdir()
         self.log_dir = cli_tmp

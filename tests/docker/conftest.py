@@ -1,7 +1,8 @@
 """Fixtures for the container tests: a reachable engine and the two images, built once.
 
-These tests never skip: without a Docker engine they fail, so CI cannot pass by accident.
-On a host without Docker, run the unit tests alone with `pytest -m "not docker"`.
+They run with scripts/test (CI) or `pytest -m docker`; plain `pytest` leaves them out (see
+pyproject.toml). Selected, they never skip: without an engine they fail, so CI cannot pass by
+accident.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from tests.support.containers import ROOT, build, docker, extra_ca_bundle, run, 
 
 
 def pytest_collection_modifyitems(items):
-    # Everything under tests/docker needs the engine: mark it so `-m "not docker"` works.
+    # Everything under tests/docker needs the engine: mark it, so `-m` selects it as a whole.
     for item in items:
         if "tests/docker/" in item.nodeid.replace("\\", "/"):
             item.add_marker(pytest.mark.docker)
@@ -25,8 +26,8 @@ def docker_engine() -> str:
     result = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=30)
     if result.returncode != 0:
         pytest.fail(
-            "the container tests need a running Docker engine (run `pytest -m 'not docker'` "
-            f"for the unit tests alone):\n{result.stderr.strip()}",
+            "the container tests need a running Docker engine (plain `pytest` runs the unit "
+            f"tests alone):\n{result.stderr.strip()}",
             pytrace=False,
         )
     return result.stdout.strip()

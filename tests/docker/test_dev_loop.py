@@ -37,7 +37,7 @@ import pytest
 from tests.support.containers import (
     copy_project,
     docker,
-    free_port,
+    free_ports,
     http,
     inspect,
     unique,
@@ -117,14 +117,6 @@ def _output(result: subprocess.CompletedProcess[str]) -> str:
     )
 
 
-def _two_free_ports() -> tuple[int, int]:
-    first = free_port()
-    # The OS may hand out the same free port twice: bounded retries for a distinct one.
-    second = next((p for p in (free_port() for _ in range(20)) if p != first), None)
-    assert second is not None, "no second free port"
-    return first, second
-
-
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
     os.chown(root, uid, gid)
     for dirpath, dirnames, filenames in os.walk(root):
@@ -143,7 +135,7 @@ def _start_stack(
     if (uid, gid) != (os.getuid(), os.getgid()):
         # A checkout belongs to its developer: the container user must be able to write in it.
         _chown_tree(workspace, uid, gid)
-    app_port, debugpy_port = _two_free_ports()
+    app_port, debugpy_port = free_ports(2)
     env = {k: v for k, v in os.environ.items() if k not in SHELL_SETTINGS}
     env = {k: v for k, v in env.items() if not k.startswith("COMPOSE_")}
     env.update(

@@ -32,7 +32,7 @@ from tests.support.containers import (
     compose_project_images,
     copy_project,
     docker,
-    free_port,
+    free_ports,
     http,
     published_port,
     unique,
@@ -150,9 +150,7 @@ def workspace(tmp_path_factory) -> Path:
 def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) -> Iterator:
     project = unique("berth-devcontainer")
     tag = unique("berth-test:devcontainer")
-    app_port = free_port()
-    # Both must differ: the OS may hand out the same free port twice (bounded retries).
-    debugpy_port = next(p for p in (free_port() for _ in range(10)) if p != app_port)
+    app_port, debugpy_port = free_ports(2)
     cli_tmp = tmp_path_factory.mktemp("devcontainer-cli")
     env = {k: v for k, v in os.environ.items() if k not in {"UID", "GID", "COMPOSE_FILE"}}
     env.update(

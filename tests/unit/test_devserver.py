@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,10 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.containers import free_ports
 from tests.support.dap import DebugSession
-
-pytest.importorskip("debugpy")
-pytest.importorskip("watchdog")
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,12 +63,6 @@ def version():
 BREAKPOINT_LINE = 10  # return {"version": VERSION, "doubled": doubled}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def get_json(url: str, timeout: float = 5.0) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -99,7 +90,7 @@ def wait_for(url: str, predicate, timeout: float = 15.0) -> dict:
 class DevServer:
     def __init__(self, root: Path, **env: str) -> None:
         self.root = root
-        self.port, self.debugpy_port = free_port(), free_port()
+        self.port, self.debugpy_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}"
         self.routes = root / "app" / "routes.py"
         self.log_path = root / "server.log"
