@@ -26,16 +26,16 @@ logs: ## Follow the dev stack's logs
 	$(COMPOSE) logs -f
 
 shell: ## A shell in a fresh dev container
-	$(COMPOSE) run --rm web bash
+	$(COMPOSE) run --rm --build web bash
 
 test: ## Unit tests with pytest in the dev container (args: make test ARGS="-k notes")
-	$(COMPOSE) run --rm web pytest $(ARGS)
+	$(COMPOSE) run --rm --build web pytest $(ARGS)
 
 lint: ## ruff check and ruff format --check in the dev container
-	$(COMPOSE) run --rm web sh -c 'ruff check . && ruff format --check .'
+	$(COMPOSE) run --rm --build web sh -c 'ruff check . && ruff format --check .'
 
 format: ## ruff format and ruff check --fix in the dev container
-	$(COMPOSE) run --rm web sh -c 'ruff format . && ruff check --fix .'
+	$(COMPOSE) run --rm --build web sh -c 'ruff format . && ruff check --fix .'
 
 build: ## Build the dev image
 	$(COMPOSE) build

@@ -1,0 +1,42 @@
+"""The Makefile's targets are all documented: in `make help` and in the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MAKEFILE = (ROOT / "Makefile").read_text()
+README = (ROOT / "README.md").read_text()
+
+
+def phony_targets() -> list[str]:
+    match = re.search(r"^\.PHONY:(.*)$", MAKEFILE, re.MULTILINE)
+    assert match, "Makefile has no .PHONY line"
+    return match[1].split()
+
+
+def help_texts() -> dict[str, str]:
+    """What `make help` prints: the `## ` comment on each target's line."""
+    return dict(re.findall(r"^([a-z-]+):.*?## (.+)$", MAKEFILE, re.MULTILINE))
+
+
+def test_every_target_has_a_help_line():
+    documented = help_texts()
+    missing = [t for t in phony_targets() if t not in documented]
+    assert not missing, f"targets without a `## ` help text: {missing}"
+    assert set(documented) <= set(phony_targets()), "a documented target is not .PHONY"
+
+
+def test_every_target_is_in_the_readme():
+    # The README's dev-loop table names targets as `up` / `down`, or in text as `make up`.
+    named = set(re.findall(r"`(?:make )?([a-z-]+)`", README))
+    missing = [t for t in phony_targets() if t not in named]
+    assert not missing, f"Makefile targets the README does not mention: {missing}"
+
+
+def test_container_commands_rebuild_first():
+    # `compose run` reuses a stale image otherwise (e.g. one built for other UID/GID).
+    runs = re.findall(r"\$\(COMPOSE\) run (.*)", MAKEFILE)
+    assert runs, "no compose run commands found"
+    assert all("--build" in line for line in runs), runs
