@@ -159,7 +159,9 @@ def _exclude_patterns(root: Path) -> list[str]:
 
 
 def _json_error_app(summary: str) -> Callable:
-    body = json.dumps({"error": "app failed to load (see the dev server log)", "detail": summary})
+    # The app's own error shape (app/errors.py), so API clients see a familiar 500.
+    error = {"status": 500, "message": "app failed to load (see the dev server log)"}
+    body = json.dumps({"error": {**error, "detail": summary}})
 
     def error_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json")])

@@ -215,7 +215,8 @@ def test_reload_survives_a_broken_app_without_debugpy(start_server) -> None:
 
     server.write_routes("(")  # SyntaxError in the child: logged, JSON 500, still watching
     body = wait_for(f"{server.url}/version", lambda status, body: status == 500)
-    assert "SyntaxError" in body["detail"], body
+    assert body["error"]["status"] == 500, body
+    assert "SyntaxError" in body["error"]["detail"], body
 
     server.write_routes(2)
     wait_for(f"{server.url}/version", lambda status, body: body.get("version") == 2)
