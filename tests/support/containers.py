@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -73,6 +74,15 @@ def run(
 
 def docker(*args: str | os.PathLike[str], **kwargs) -> subprocess.CompletedProcess[str]:
     return run(["docker", *args], **kwargs)
+
+
+def host_tool(name: str) -> str:
+    """A test tool from requirements-ci.txt: next to this Python first (the test venv's, even
+    when it is not activated), else on PATH; a clear failure when it is missing."""
+    search = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    found = shutil.which(name, path=search)
+    assert found, f"{name} is missing: pip install -r requirements-ci.txt (scripts/test does)"
+    return found
 
 
 def extra_ca_bundle() -> str | None:
