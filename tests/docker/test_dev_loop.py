@@ -117,7 +117,15 @@ def _output(result: subprocess.CompletedProcess[str]) -> str:
     )
 
 
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
+def _hand_over(root: Path, uid: int, gid: int) -> None:
+    """Let the container user (uid:gid) write in the copy, as in a developer's own checkout.
+
+    As root: give it the tree. Otherwise chown is not ours to do, so open the top folder (the
+    only place the tests make the container write) to everyone; our own files stay ours.
+    """
+    if os.geteuid() != 0:
+        root.chmod(0o777)
+        return
     os.chown(root, uid, gid)
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
@@ -134,7 +142,7 @@ def _start_stack(
     workspace = copy_project(tmp_path_factory.mktemp(name) / "berth")
     if (uid, gid) != (os.getuid(), os.getgid()):
         # A checkout belongs to its developer: the container user must be able to write in it.
-        _chown_tree(workspace, uid, gid)
+        _hand_over(workspace, uid, gid)
     app_port, debugpy_port = free_ports(2)
     env = {k: v for k, v in os.environ.items() if k not in SHELL_SETTINGS}
     env = {k: v for k, v in env.items() if not k.startswith("COMPOSE_")}
