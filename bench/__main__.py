@@ -26,9 +26,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.containers import ROOT, extra_ca_bundle, run
+from tests.support.containers import ROOT, extra_ca_bundle, find_tool, run
 
-from .common import Context, FigureResult, Options, image_size, log, markdown_table, which
+from .common import Context, FigureResult, Options, image_size, log, markdown_table
 from .load import run_load
 from .rebuild import run_deps, run_rebuild
 from .reload import run_reload
@@ -65,7 +65,7 @@ def machine() -> dict:
             )
     except OSError:
         pass
-    cli = which("devcontainer")
+    cli = find_tool("devcontainer")
     return {
         "cpus": _output(["nproc"]),
         "cpu_model": cpu,

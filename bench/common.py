@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.containers import (
-    ROOT,
     build,
     build_steps,
     copy_project,
@@ -308,8 +307,8 @@ class Context:
     def dev_stack(self, project: Path, env: dict[str, str] | None = None) -> Iterator[ComposeStack]:
         """The dev compose stack of `project`, with the shared dev image and free host ports.
 
-        An override file (outside the project) points the service at this run's dev image, so
-        the shared `berth:dev` tag is never built or touched. Taken down with `down -v`.
+        BERTH_DEV_IMAGE points the service at this run's dev image, so the shared `berth:dev`
+        tag is never built or touched. Taken down with `down -v`.
         """
         stack = ComposeStack(self, project, self.image("dev"), env or {})
         try:
@@ -323,10 +322,9 @@ class ComposeStack:
         self.name = unique("berth-bench")
         self.project = project
         self.app_port, self.debugpy_port = free_ports(2)
-        override = ctx.tmp / f"{self.name}.override.yml"
-        override.write_text(f"services:\n  web:\n    image: {image}\n")
-        self.files = ["-f", str(project / "docker-compose.dev.yml"), "-f", str(override)]
+        self.files = ["-f", str(project / "docker-compose.dev.yml")]
         self.env = {
+            "BERTH_DEV_IMAGE": image,
             "APP_PORT": str(self.app_port),
             "DEBUGPY_PORT": str(self.debugpy_port),
             "UID": str(ctx.uid),
@@ -362,17 +360,6 @@ class ComposeStack:
         return result.stdout + result.stderr
 
 
-@contextlib.contextmanager
-def container(image: str, *args: str, command: Sequence[str] = ()) -> Iterator[str]:
-    """`docker run -d` with a unique name (and optionally a command); removed with its volumes."""
-    name = unique("berth-bench")
-    docker("run", "-d", "--name", name, *args, image, *command)
-    try:
-        yield name
-    finally:
-        docker("rm", "-f", "-v", name, check=False)
-
-
 # -- misc ------------------------------------------------------------------------------------
 
 
@@ -382,14 +369,6 @@ def image_id(tag: str) -> str:
 
 def image_size(tag: str) -> int:
     return int(docker("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
-
-
-def which(name: str) -> str | None:
-    """A tool on PATH or in the project's node_modules/.bin (the pinned Dev Containers CLI)."""
-    local = ROOT / "node_modules" / ".bin" / name
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    return shutil.which(name)
 
 
 def bounded(

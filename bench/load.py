@@ -22,9 +22,9 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from tests.support.containers import free_port, http, wait_for_http
+from tests.support.containers import container, free_port, http, wait_for_http
 
-from .common import Context, FigureResult, Row, container, log, percentile
+from .common import Context, FigureResult, Row, log, percentile
 
 CONCURRENCY = 8
 TIME_CAP = 20.0  # seconds per run

@@ -39,16 +39,17 @@ def run_sizes(ctx: Context) -> FigureResult:
     figure.details["base_bytes"] = image_size(BASE)
     for target in ("prod", "dev", "naive"):
         image = ctx.image(target)
+        total = image_size(image)
         inspect_added, history_added = added_bytes(image)
         row = Row(figure.name, f"{target}: added on top of the base", "MB", [inspect_added / MB])
         if target == "prod":
             row.targets = [Target("max", "<=", 25, "MB")]
-        row.note = f"total {image_size(image) / MB:.1f} MB"
+        row.note = f"total {total / MB:.1f} MB"
         if abs(inspect_added - history_added) > 0.01 * MB:
             row.note += f"; history says {history_added / MB:.1f} MB"
         figure.rows.append(row)
         figure.details[target] = {
-            "total_bytes": image_size(image),
+            "total_bytes": total,
             "added_bytes_inspect": inspect_added,
             "added_bytes_history": history_added,
         }

@@ -20,7 +20,6 @@ Without .devcontainer/ or the CLI the rows say n/a.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -30,13 +29,15 @@ from tests.support.containers import (
     ROOT,
     compose_down,
     compose_project_images,
+    devcontainer_uid_image,
     docker,
+    find_tool,
     free_ports,
     http,
     unique,
 )
 
-from .common import Context, FigureResult, Row, Target, bounded, log, which
+from .common import Context, FigureResult, Row, Target, bounded, log
 
 
 def _healthy(url: str) -> bool:
@@ -92,8 +93,7 @@ class _DevContainer:
             APP_PORT=str(self.app_port),
             DEBUGPY_PORT=str(self.debugpy_port),
         )
-        digest = hashlib.sha256(str(self.workspace).encode()).hexdigest()
-        self.uid_image = f"vsc-{self.workspace.name.lower()}-{digest}-uid"
+        self.uid_image = devcontainer_uid_image(self.workspace)
         self.images: set[str] = {self.tag, self.uid_image}
 
     def up(self, *flags: str) -> tuple[float, float]:
@@ -158,7 +158,7 @@ def run_devcontainer(ctx: Context, figure: FigureResult) -> None:
         "warm-serving": Row(figure.name, "devcontainer up, warm, until /healthz 200", "s"),
     }
     figure.rows += rows.values()
-    cli = which("devcontainer")
+    cli = find_tool("devcontainer")
     why = ""
     if not (ROOT / ".devcontainer" / "devcontainer.json").is_file():
         why = "n/a: no .devcontainer/devcontainer.json in this checkout"

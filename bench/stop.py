@@ -17,9 +17,9 @@ from __future__ import annotations
 import http.client
 import time
 
-from tests.support.containers import docker, free_port, wait_for_http
+from tests.support.containers import container, docker, free_port, wait_for_http
 
-from .common import Context, FigureResult, Row, Target, container, log
+from .common import Context, FigureResult, Row, Target, log
 
 
 def _stop_once(image: str, keep_alive: bool) -> float:

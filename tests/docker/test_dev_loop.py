@@ -35,7 +35,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.containers import (
+    chown_tree,
     copy_project,
+    describe,
     docker,
     free_ports,
     http,
@@ -97,8 +99,8 @@ class Stack:
     def container(self) -> str:
         result = self.compose("ps", "-q", SERVICE, timeout=60)
         ids = result.stdout.split()
-        assert result.returncode == 0, _output(result)
-        assert len(ids) == 1, _output(result)
+        assert result.returncode == 0, describe(result)
+        assert len(ids) == 1, describe(result)
         return ids[0]
 
     def logs(self) -> str:
@@ -110,13 +112,6 @@ class Stack:
         return f"http://127.0.0.1:{self.app_port}"
 
 
-def _output(result: subprocess.CompletedProcess[str]) -> str:
-    return (
-        f"exit {result.returncode}: {' '.join(result.args)}\n"
-        f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
-    )
-
-
 def _hand_over(root: Path, uid: int, gid: int) -> None:
     """Let the container user (uid:gid) write in the copy, as in a developer's own checkout.
 
@@ -126,10 +121,7 @@ def _hand_over(root: Path, uid: int, gid: int) -> None:
     if os.geteuid() != 0:
         root.chmod(0o777)
         return
-    os.chown(root, uid, gid)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+    chown_tree(root, uid, gid)
 
 
 def _down(stack: Stack) -> subprocess.CompletedProcess[str]:
@@ -171,7 +163,7 @@ def _start_stack(
             "up", "-d", "--build", "--wait", "--wait-timeout", "120", timeout=900
         )
         stack.up_seconds = time.monotonic() - start
-        assert result.returncode == 0, f"{_output(result)}\n--- logs\n{stack.logs()[-4000:]}"
+        assert result.returncode == 0, f"{describe(result)}\n--- logs\n{stack.logs()[-4000:]}"
         yield stack
     finally:
         _down(stack)
@@ -246,8 +238,8 @@ def test_ports_are_published_on_loopback_only(stack):
             ], bindings
     for container_port, host_port in ((8000, stack.app_port), (5678, stack.debugpy_port)):
         result = stack.compose("port", SERVICE, str(container_port), timeout=60)
-        assert result.returncode == 0, _output(result)
-        assert result.stdout.split() == [f"127.0.0.1:{host_port}"], _output(result)
+        assert result.returncode == 0, describe(result)
+        assert result.stdout.split() == [f"127.0.0.1:{host_port}"], describe(result)
 
 
 # -- reload ---------------------------------------------------------------------------------------
@@ -338,7 +330,7 @@ def _summary(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_pytest_in_the_container_passes_and_catches_a_failure(stack):
     result = _compose_run(stack, "pytest")
-    assert result.returncode == 0, _output(result)
+    assert result.returncode == 0, describe(result)
     summary = _summary(result)
     passed = re.search(r"(\d+) passed", summary)
     assert passed, summary
@@ -354,15 +346,15 @@ def test_pytest_in_the_container_passes_and_catches_a_failure(stack):
         result = _compose_run(stack, "pytest")
     finally:
         failing.unlink()
-    assert result.returncode == 1, _output(result)
-    assert "1 failed" in _summary(result), _output(result)
-    assert "test_fails_on_purpose" in result.stdout, _output(result)
+    assert result.returncode == 1, describe(result)
+    assert "1 failed" in _summary(result), describe(result)
+    assert "test_fails_on_purpose" in result.stdout, describe(result)
 
 
 def test_ruff_in_the_container_passes_and_catches_a_bad_file(stack):
     for command in (("ruff", "check"), ("ruff", "format", "--check")):
         result = _compose_run(stack, *command, timeout=120)
-        assert result.returncode == 0, _output(result)
+        assert result.returncode == 0, describe(result)
 
     bad = stack.workspace / "tests" / "unit" / f"bad_lint_{uuid.uuid4().hex[:8]}.py"
     bad.write_text("import os\nx = {  'a':1 }\n")  # F401, and not ruff-formatted
@@ -371,11 +363,11 @@ def test_ruff_in_the_container_passes_and_catches_a_bad_file(stack):
         fmt = _compose_run(stack, "ruff", "format", "--check", timeout=120)
     finally:
         bad.unlink()
-    assert check.returncode == 1, _output(check)
-    assert "F401" in check.stdout, _output(check)
-    assert bad.name in check.stdout, _output(check)
-    assert fmt.returncode == 1, _output(fmt)
-    assert bad.name in fmt.stdout, _output(fmt)
+    assert check.returncode == 1, describe(check)
+    assert "F401" in check.stdout, describe(check)
+    assert bad.name in check.stdout, describe(check)
+    assert fmt.returncode == 1, describe(fmt)
+    assert bad.name in fmt.stdout, describe(fmt)
 
 
 # -- user ids -------------------------------------------------------------------------------------
@@ -384,7 +376,7 @@ def test_ruff_in_the_container_passes_and_catches_a_bad_file(stack):
 def _created_in_container(stack: Stack) -> os.stat_result:
     name = f"created-in-container-{uuid.uuid4().hex[:8]}"
     result = _compose_run(stack, "touch", f"/app/{name}", timeout=120)
-    assert result.returncode == 0, _output(result)
+    assert result.returncode == 0, describe(result)
     path = stack.workspace / name
     try:
         return path.stat()
@@ -402,8 +394,8 @@ def test_uid_gid_build_args_give_the_container_user_those_ids(poll_stack):
     assert (created.st_uid, created.st_gid) == (OTHER_UID, OTHER_GID)
 
     result = _compose_run(poll_stack, "sh", "-c", "id -u; id -g; id -un", timeout=120)
-    assert result.returncode == 0, _output(result)
-    assert result.stdout.split()[-3:] == [str(OTHER_UID), str(OTHER_GID), "app"], _output(result)
+    assert result.returncode == 0, describe(result)
+    assert result.stdout.split()[-3:] == [str(OTHER_UID), str(OTHER_GID), "app"], describe(result)
 
     # The running dev server (reloader and child) and everything else in the container.
     top = docker("top", poll_stack.container(), "-eo", "pid,uid,gid,args").stdout.splitlines()
@@ -426,7 +418,7 @@ def test_extra_ca_bundle_reaches_pip_and_python_in_the_container(stack, marked_c
     bundle, marker = marked_ca_bundle
     with_ca = dataclasses.replace(stack, env={**stack.env, "EXTRA_CA_BUNDLE": str(bundle)})
     shown = _compose_run(with_ca, "sh", "-c", SHOW_CA)
-    assert shown.returncode == 0, _output(shown)
+    assert shown.returncode == 0, describe(shown)
     assert "PIP_CERT=unset" not in shown.stdout, shown.stdout[:2000]
     assert re.search(r"cert\s*=\s*'?/", shown.stdout), "pip.conf has no cert for exec shells"
     assert marker in shown.stdout, "the extra CA is not in the bundle Python trusts"
@@ -443,7 +435,7 @@ def test_extra_ca_bundle_reaches_pip_and_python_in_the_container(stack, marked_c
         "iniconfig==2.3.1",
         timeout=180,
     )
-    assert fetched.returncode == 0, _output(fetched)
+    assert fetched.returncode == 0, describe(fetched)
 
 
 def test_without_an_extra_ca_bundle_nothing_changes(stack):
@@ -451,7 +443,7 @@ def test_without_an_extra_ca_bundle_nothing_changes(stack):
         stack, env={k: v for k, v in stack.env.items() if k != "EXTRA_CA_BUNDLE"}
     )
     shown = _compose_run(without, "sh", "-c", SHOW_CA)
-    assert shown.returncode == 0, _output(shown)
+    assert shown.returncode == 0, describe(shown)
     assert "SSL_CERT_FILE=unset PIP_CERT=unset" in shown.stdout, shown.stdout[:2000]
     assert not re.search(r"cert\s*=", shown.stdout), "pip.conf names a CA bundle"
 
@@ -472,7 +464,7 @@ def test_down_is_quick_and_the_log_is_clean(stack):
     result = stack.compose("down", "-t", "10", timeout=60)
     seconds = time.monotonic() - start
     print(f"compose down: {seconds:.2f} s")
-    assert result.returncode == 0, _output(result)
+    assert result.returncode == 0, describe(result)
     assert seconds < 5, f"compose down took {seconds:.1f} s"
     # Stopped by its own SIGTERM handler (exit 0), not killed (137) after the grace period.
     events = docker(

@@ -12,11 +12,9 @@ it). Without it the module fails, like the other container tests do without an e
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import uuid
@@ -28,10 +26,14 @@ import pytest
 
 from tests.support.containers import (
     ROOT,
+    chown_tree,
     compose_down,
     compose_project_images,
     copy_project,
+    describe,
+    devcontainer_uid_image,
     docker,
+    find_tool,
     free_ports,
     http,
     published_port,
@@ -46,14 +48,9 @@ REMOTE_USER, IMAGE_UID = "app", 1000
 ATTACH_CONFIG = "Attach to berth (container)"
 
 
-def _find_cli() -> str | None:
-    local = ROOT / "node_modules" / ".bin" / "devcontainer"
-    return str(local) if local.is_file() else shutil.which("devcontainer")
-
-
 @pytest.fixture(scope="module")
 def devcontainer_cli() -> str:
-    cli = _find_cli()
+    cli = find_tool("devcontainer")
     if cli is None:
         pytest.fail(
             "the Dev Containers CLI is missing: run `npm ci` in the project root (scripts/test "
@@ -106,26 +103,6 @@ class DevContainer:
         return self.up["containerId"]
 
 
-def _output(result: subprocess.CompletedProcess[str]) -> str:
-    return (
-        f"exit {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n"
-        + (result.stderr[-4000:])
-    )
-
-
-def _uid_image(workspace: Path) -> str:
-    """The image the CLI derives for updateRemoteUserUID: vsc-<folder>-<sha256(path)>-uid."""
-    digest = hashlib.sha256(str(workspace).encode()).hexdigest()
-    return f"vsc-{workspace.name.lower()}-{digest}-uid"
-
-
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    os.chown(root, uid, gid)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
-
-
 def _teardown(project: str, images: list[str]) -> None:
     images = [*images, *compose_project_images(project)]
     compose_down(project)
@@ -142,7 +119,7 @@ def workspace(tmp_path_factory) -> Path:
     """
     project = copy_project(tmp_path_factory.mktemp("devcontainer") / "berth")
     if os.getuid() == 0:
-        _chown_tree(project, IMAGE_UID, IMAGE_UID)
+        chown_tree(project, IMAGE_UID, IMAGE_UID)
     return project
 
 
@@ -175,8 +152,8 @@ def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) 
         )
         seconds = time.monotonic() - start
         lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-        assert result.returncode == 0, f"devcontainer up failed: {_output(result)}"
-        assert lines, f"devcontainer up printed no JSON result: {_output(result)}"
+        assert result.returncode == 0, f"devcontainer up failed: {describe(result)}"
+        assert lines, f"devcontainer up printed no JSON result: {describe(result)}"
         yield DevContainer(
             cli=devcontainer_cli,
             workspace=workspace,
@@ -188,7 +165,7 @@ def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) 
             debugpy_port=debugpy_port,
         )
     finally:
-        _teardown(project, [tag, _uid_image(workspace)])
+        _teardown(project, [tag, devcontainer_uid_image(workspace)])
 
 
 def test_read_configuration_accepts_the_config(
@@ -202,7 +179,7 @@ def test_read_configuration_accepts_the_config(
         env={**os.environ, "TMPDIR": str(tmp_path)},
         check=False,
     )
-    assert result.returncode == 0, _output(result)
+    assert result.returncode == 0, describe(result)
     answer = json.loads(result.stdout)
     config = answer["configuration"]
     assert config["service"] == "web"
@@ -245,7 +222,7 @@ def test_exec_runs_as_the_non_root_user_in_the_workspace_with_the_venv(dev_conta
         "test -w app/health.py && echo writable || echo read-only"
     )
     result = dev_container.exec("sh", "-c", script)
-    assert result.returncode == 0, _output(result)
+    assert result.returncode == 0, describe(result)
     uid, user, cwd, prefix, access = result.stdout.split()[-5:]
     assert int(uid) != 0
     # updateRemoteUserUID: your uid on a Linux host; as root the image's uid stays.
@@ -258,7 +235,7 @@ def test_exec_runs_as_the_non_root_user_in_the_workspace_with_the_venv(dev_conta
 
 def test_exec_pytest_runs_the_unit_tests(dev_container):
     result = dev_container.exec("pytest", "-q", "-p", "no:cacheprovider", timeout=300)
-    assert result.returncode == 0, _output(result)
+    assert result.returncode == 0, describe(result)
     summary = result.stdout.strip().splitlines()[-1]
     passed = re.search(r"(\d+) passed", summary)
     assert passed, summary
@@ -269,7 +246,7 @@ def test_exec_pytest_runs_the_unit_tests(dev_container):
 
 def test_exec_ruff_check_passes(dev_container):
     result = dev_container.exec("ruff", "check", timeout=120)
-    assert result.returncode == 0, _output(result)
+    assert result.returncode == 0, describe(result)
 
 
 def test_app_answers_on_its_loopback_port(dev_container):

@@ -7,6 +7,7 @@ time, and everything a helper starts is removed by the same helper (context mana
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -65,24 +66,56 @@ def run(
         check=False,
     )
     if check and result.returncode != 0:
-        raise AssertionError(
-            f"command failed ({result.returncode}): {' '.join(map(str, args))}\n"
-            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
-        )
+        raise AssertionError(f"command failed: {describe(result)}")
     return result
+
+
+def describe(result: subprocess.CompletedProcess[str]) -> str:
+    """A finished command for an assertion message: exit code, command, the ends of its output."""
+    command = " ".join(map(str, result.args))
+    return (
+        f"exit {result.returncode}: {command}\n"
+        f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+    )
 
 
 def docker(*args: str | os.PathLike[str], **kwargs) -> subprocess.CompletedProcess[str]:
     return run(["docker", *args], **kwargs)
 
 
+def find_tool(name: str) -> str | None:
+    """A pinned test tool: next to this Python first (the test venv's, even when it is not
+    activated), then the project's node_modules/.bin (the Dev Containers CLI), then PATH."""
+    search = os.pathsep.join(
+        [
+            str(Path(sys.executable).parent),
+            str(ROOT / "node_modules" / ".bin"),
+            os.environ.get("PATH", ""),
+        ]
+    )
+    return shutil.which(name, path=search)
+
+
 def host_tool(name: str) -> str:
-    """A test tool from requirements-ci.txt: next to this Python first (the test venv's, even
-    when it is not activated), else on PATH; a clear failure when it is missing."""
-    search = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    found = shutil.which(name, path=search)
+    """A test tool from requirements-ci.txt (see find_tool); a clear failure when missing."""
+    found = find_tool(name)
     assert found, f"{name} is missing: pip install -r requirements-ci.txt (scripts/test does)"
     return found
+
+
+def chown_tree(root: Path, uid: int, gid: int) -> None:
+    """Give a folder and everything in it to uid:gid (root only), as a developer owns a checkout."""
+    os.chown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+
+
+def devcontainer_uid_image(workspace: Path) -> str:
+    """The image the Dev Containers CLI derives for updateRemoteUserUID:
+    vsc-<folder>-<sha256(path)>-uid (made only when it remaps the user)."""
+    digest = hashlib.sha256(str(workspace).encode()).hexdigest()
+    return f"vsc-{workspace.name.lower()}-{digest}-uid"
 
 
 def extra_ca_bundle() -> str | None:
@@ -215,10 +248,13 @@ def inspect(obj: str, template: str) -> str:
 
 
 @contextlib.contextmanager
-def container(image: str, *args: str, name: str | None = None) -> Iterator[str]:
-    """`docker run -d` with a unique name; removed (with its anonymous volumes) on exit."""
+def container(
+    image: str, *args: str, name: str | None = None, command: Sequence[str] = ()
+) -> Iterator[str]:
+    """`docker run -d` with a unique name (and optionally a command); removed (with its
+    anonymous volumes) on exit."""
     name = name or unique("berth-test")
-    docker("run", "-d", "--name", name, *args, image)
+    docker("run", "-d", "--name", name, *args, image, *command)
     try:
         yield name
     finally:
