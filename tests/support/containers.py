@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client as http_client
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,22 +214,25 @@ def wait_for_http(
     timeout: float = 60,
     expect: int = 200,
     body_contains: bytes | None = None,
+    check: Callable[[HttpResponse], bool] | None = None,
     interval: float = 0.1,
 ) -> tuple[HttpResponse, float]:
-    """Poll `url` until it answers `expect` (and contains `body_contains`); bounded by `timeout`.
-
-    Returns the answer and the seconds it took.
-    """
+    """Poll `url` until it answers `expect` (and contains `body_contains`, and passes `check`);
+    bounded by `timeout`. Returns the answer and the seconds it took."""
     start = time.monotonic()
     deadline = start + timeout
     last: object = None
     while time.monotonic() < deadline:
         try:
             answer = http("GET", url, timeout=min(3, max(0.1, deadline - time.monotonic())))
-            if answer.status == expect and (body_contains is None or body_contains in answer.body):
+            if (
+                answer.status == expect
+                and (body_contains is None or body_contains in answer.body)
+                and (check is None or check(answer))
+            ):
                 return answer, time.monotonic() - start
             last = f"{answer.status} {answer.body[:200]!r}"
-        except OSError as error:  # refused, reset, timed out: not up yet
+        except (OSError, http_client.HTTPException) as error:  # refused, reset: not up yet
             last = error
         time.sleep(interval)
     raise AssertionError(f"{url} did not answer {expect} within {timeout} s; last: {last}")

@@ -268,6 +268,7 @@ class DebugSession:
         timeout: float = 10.0,
         start_debugging: bool = True,
         just_my_code: bool = True,
+        follow_children: bool = True,
     ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self.start_debugging = start_debugging
@@ -279,8 +280,10 @@ class DebugSession:
             "connect": {"host": host, "port": port},
             "pathMappings": [dict(m) for m in path_mappings],
             "justMyCode": just_my_code,
-            "subProcess": True,
+            "subProcess": follow_children,
         }
+        # False: a client that records child announcements and never attaches to them.
+        self.follow_children = follow_children
         self.parent: DapClient | None = None
         self.children: dict[int, DapClient] = {}  # subProcessId -> connection
         self.child_announcements: list[tuple[str, int]] = []  # (how, subProcessId)
@@ -292,6 +295,7 @@ class DebugSession:
         self._closing = threading.Event()
         self._follower = threading.Thread(target=self._follow, name="dap-follower", daemon=True)
         self._lock = threading.Lock()
+        self._attaching: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -309,17 +313,22 @@ class DebugSession:
         self._follower.start()
         self._attach(self.parent, self.attach_arguments)
 
-    def close(self) -> None:
+    def close(self, disconnect: bool = True) -> None:
+        """End the session like an editor's Stop (``disconnect`` first), or with
+        ``disconnect=False`` like an editor that crashes: the sockets just close."""
         self._closing.set()
         if self._follower.is_alive():
             self._follower.join(timeout=self.timeout)
+        for attaching in self._attaching:  # so that no child connection outlives the session
+            attaching.join(timeout=self.timeout)
         with self._lock:
             clients = [*self.children.values(), self.parent]
         for client in clients:
             if client is None or client.closed:
                 continue
-            with contextlib.suppress(DapError, OSError):
-                client.request("disconnect", timeout=2, terminateDebuggee=False)
+            if disconnect:
+                with contextlib.suppress(DapError, OSError):
+                    client.request("disconnect", timeout=2, terminateDebuggee=False)
             client.close()
 
     # -- the attach flow (same for the parent and each child) ------------------------------------
@@ -364,33 +373,44 @@ class DebugSession:
             self._stops.put((client, event.get("body") or {}))
 
     def _follow(self) -> None:
-        """Background thread: attach to every announced child, like VS Code does."""
+        """Background thread: attach to every announced child at once, like VS Code does (one
+        slow attach must not delay the next child)."""
         while not self._closing.is_set():
             try:
                 config = self._pending.get(timeout=0.1)
             except queue.Empty:
                 self._reap_children()
                 continue
-            sub_pid = config.get("subProcessId")
-            connect = config.get("connect") or {}
-            try:
-                child = DapClient.connect(
-                    connect.get("host", self.host),
-                    int(connect.get("port", self.port)),
-                    self.timeout,
-                    name=f"child-{sub_pid}",
+            if self.follow_children:
+                attaching = threading.Thread(
+                    target=self._attach_child, args=(config,), name="dap-child", daemon=True
                 )
-            except DapError as exc:
-                self.errors.append(str(exc))
-                continue
-            child.on_event = self._on_child_event
+                self._attaching.append(attaching)
+                attaching.start()
+
+    def _attach_child(self, config: dict[str, Any]) -> None:
+        sub_pid = config.get("subProcessId")
+        connect = config.get("connect") or {}
+        try:
+            child = DapClient.connect(
+                connect.get("host", self.host),
+                int(connect.get("port", self.port)),
+                self.timeout,
+                name=f"child-{sub_pid}",
+            )
+        except DapError as exc:
+            self.errors.append(str(exc))
+            return
+        child.on_event = self._on_child_event
+        with self._lock:
+            self.children[sub_pid] = child
+        try:
+            verified = self._attach(child, config)
             with self._lock:
-                self.children[sub_pid] = child
-            try:
-                self.verified[sub_pid] = self._attach(child, config)
-            except Exception as exc:  # keep following later children; the test sees .errors
-                self.errors.append(f"attach to subprocess {sub_pid}: {exc!r}")
-                child.close()
+                self.verified[sub_pid] = verified
+        except Exception as exc:  # keep following later children; the test sees .errors
+            self.errors.append(f"attach to subprocess {sub_pid}: {exc!r}")
+            child.close()
 
     def _reap_children(self) -> None:
         with self._lock:

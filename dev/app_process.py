@@ -1,0 +1,155 @@
+"""The process that serves the app: Werkzeug's server on the dev server's socket, and Werkzeug's
+file watcher, which ends this process with exit code 3 on a change so that the dev server
+(``dev.supervisor``) starts a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import sysconfig
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from dev import exit_now, say
+from dev.settings import Settings
+
+APP_PACKAGE = "app"
+# Folders whose contents never trigger a reload.
+EXCLUDED_DIRS = (
+    ".venv",
+    "venv",
+    "node_modules",
+    "tests",
+    "__pycache__",
+    ".git",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+)
+DRAIN_TIMEOUT = 1.0  # seconds requests in progress get to finish before a reload
+
+
+def serve(settings: Settings, root: Path) -> None:
+    from werkzeug.serving import run_simple
+
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    _exit_when_orphaned()
+    app = InFlight(load_app(settings.flask_debug))
+    try:
+        run_simple(
+            "0.0.0.0",  # noqa: S104 - the socket is the dev server's; this only names it
+            settings.port,
+            app,
+            use_reloader=True,
+            use_debugger=False,
+            threaded=True,
+            reloader_type="stat" if settings.reload_poll else "watchdog",
+            reloader_interval=settings.reload_interval,
+            extra_files=watched_files(root),
+            exclude_patterns=excluded_patterns(root),
+        )
+        code: object = 0
+    except SystemExit as exc:  # 3 from the watcher on a change, 0 on SIGTERM
+        code = exc.code
+    # Werkzeug closed its copy of the socket: new connections wait in the dev server's copy.
+    app.wait_idle(DRAIN_TIMEOUT)
+    exit_now(code)
+
+
+def load_app(debug: bool) -> Callable:
+    """Import and build the app; never raise (a broken edit must not stop the watcher)."""
+    try:
+        from app import create_app
+
+        app = create_app()
+        app.debug = debug
+        return app
+    except (Exception, SystemExit) as exc:
+        traceback.print_exc()
+        summary = "".join(traceback.format_exception_only(exc)).strip()
+        say(f"app failed to load: {summary}; waiting for a change to reload")
+        return _error_app(summary)
+
+
+def _error_app(summary: str) -> Callable:
+    # The app's own error shape (app/errors.py), so API clients see a familiar 500.
+    error = {"status": 500, "message": "app failed to load (see the dev server log)"}
+    body = json.dumps({"error": {**error, "detail": summary}}).encode()
+
+    def error_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json")])
+        return [body]
+
+    return error_app
+
+
+class InFlight:
+    """WSGI middleware counting requests in progress, so that a reload lets them finish."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+        self.count = 0
+        self.idle = threading.Condition()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        with self.idle:
+            self.count += 1
+        try:
+            body = self.app(environ, start_response)
+            try:
+                yield from body
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+        finally:
+            with self.idle:
+                self.count -= 1
+                self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: self.count == 0, timeout)
+
+
+def _exit_when_orphaned() -> None:
+    """End this process if the dev server dies without ending it (it would hold the port)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        exit_now(1)
+
+    threading.Thread(target=watch, name="berth-orphan-watch", daemon=True).start()
+
+
+def watched_files(root: Path) -> list[str]:
+    """Besides the imported modules: the non-Python files under app/, .env, and the root
+    itself (watched for *.py), so that fixing a module that failed to import still reloads."""
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root / APP_PACKAGE):
+        dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS]
+        files += [os.path.join(dirpath, f) for f in filenames if not f.endswith((".py", ".pyc"))]
+    if (root / ".env").is_file():
+        files.append(str(root / ".env"))
+    return [*files, str(root)]
+
+
+def excluded_patterns(root: Path) -> list[str]:
+    patterns = []
+    for name in EXCLUDED_DIRS:
+        patterns += [f"*/{name}", f"*/{name}/*"]
+    # Werkzeug watches every sys.path entry, the stdlib and site-packages included: thousands
+    # of inotify watches set up in every app process. Installed packages do not change here.
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path and not str(root).startswith(path):
+            patterns += [path, f"{path}/*"]
+    patterns += [entry for entry in sys.path if entry.endswith(".zip")]
+    return list(dict.fromkeys(patterns))

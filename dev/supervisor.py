@@ -1,0 +1,214 @@
+"""The dev server's outer process: it holds the HTTP socket and the debugger, runs the app in a
+child process (``dev.app_process``), and starts a new one after every reload.
+
+It never serves a request itself, so nothing the app or an editor does can take it down:
+- a reload: the app process exits with ``RELOAD_EXIT``; a new one starts on the same socket,
+  so requests made meanwhile wait in the backlog instead of failing;
+- an app process that dies any other way (a crash, ``os._exit``): it waits for the next edit;
+- a debug adapter that exits or stops accepting editors: it restarts itself in place (same
+  PID, same HTTP socket) with a fresh ``debugpy.listen``, which a process can only call once;
+- orphans: it is a child subreaper (and PID 1 without ``init``), and reaps every child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from dev import exit_now, say
+from dev.app_process import EXCLUDED_DIRS
+from dev.debugger import Debugger
+from dev.settings import Settings
+
+RELOAD_EXIT = 3  # Werkzeug's reloader ends the app process with 3 when a file changed
+HTTP_FD_ENV = "BERTH_HTTP_FD"  # the HTTP socket, kept across a restart in place
+STOP_TIMEOUT = 1.5  # seconds an app process gets to finish after SIGTERM
+# The real os.execv: once debugpy listens, pydevd replaces it to inject itself into new programs.
+_execv = os.execv
+
+
+class Supervisor:
+    def __init__(
+        self, settings: Settings, root: Path, command: Sequence[str], debugger: Debugger | None
+    ) -> None:
+        self.settings = settings
+        self.root = root
+        self.command = list(command)
+        self.debugger = debugger
+        self.sock: socket.socket | None = None
+        self.child: subprocess.Popen | None = None
+        self.stopping = False
+        self.trouble: str | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+
+    # -- the main loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._handle_signals()
+        become_subreaper()
+        self.sock = http_socket(self.settings.port)
+        if self.debugger is not None:
+            self.debugger.listen()
+            watch = threading.Thread(target=self._watch_debugger, name="berth-debugger")
+            watch.daemon = True
+            watch.start()
+        say(self._banner())
+        if self.debugger is not None and self.settings.debugpy_wait:
+            self.debugger.wait_for_client()
+            say("debugger attached")
+        while True:
+            self.child = self._start_app()
+            self._wait(lambda: self.child.returncode is not None)
+            self._stop_or_restart()
+            code = self.child.returncode
+            if code != RELOAD_EXIT:
+                say(f"app process exited with {code}; waiting for a file change to restart")
+                self._wait(changed_since(snapshot(self.root), self.root), poll=0.5)
+                self._stop_or_restart()
+
+    def _banner(self) -> str:
+        s = self.settings
+        debugger = f"debugpy on 0.0.0.0:{s.debugpy_port}" if self.debugger else "debugpy off"
+        if self.debugger and s.debugpy_wait:
+            debugger += " (waiting for a client before serving)"
+        reloader = "stat" if s.reload_poll else "watchdog"
+        return (
+            f"berth dev server: app on http://0.0.0.0:{s.port}, {debugger}, "
+            f"reloader {reloader} (interval {s.reload_interval:g}s), root {self.root}"
+        )
+
+    def _start_app(self) -> subprocess.Popen:
+        fd = self.sock.fileno()
+        env = {k: v for k, v in os.environ.items() if k != HTTP_FD_ENV}
+        env.update(WERKZEUG_RUN_MAIN="true", WERKZEUG_SERVER_FD=str(fd))
+        return subprocess.Popen(self.command, env=env, pass_fds=(fd,))  # noqa: S603
+
+    # -- waiting: child exits, signals and the debugger watch all wake the same pipe ---------------
+
+    def _handle_signals(self) -> None:
+        def stop(signum, frame):
+            self.stopping = True
+            if self.child is None:  # still starting (e.g. DEBUGPY_WAIT): nothing to clean up
+                exit_now(0)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        # A Python handler, so that SIGCHLD reaches the wakeup pipe.
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(self._wake_w)
+
+    def _wait(
+        self, done, timeout: float | None = None, poll: float = 1.0, interruptible: bool = True
+    ) -> None:
+        """Until ``done()`` (checked at least every ``poll`` s), ``timeout``, or, if
+        ``interruptible``, a stop or debugger trouble. Reaps children meanwhile."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._reap()
+            if done() or (interruptible and (self.stopping or self.trouble)):
+                return
+            remaining = poll if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            ready, _, _ = select.select([self._wake_r], [], [], min(remaining, poll))
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+
+    def _reap(self) -> None:
+        """Collect every exited child: the app process, the debug adapter, and any orphan that
+        was handed to us."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if self.child is not None and pid == self.child.pid:
+                self.child.returncode = os.waitstatus_to_exitcode(status)
+            elif self.debugger is not None and pid == self.debugger.adapter_pid:
+                self.trouble = self.trouble or "the debug adapter exited"
+
+    def _watch_debugger(self) -> None:
+        while not self.trouble:
+            time.sleep(0.5)
+            reason = self.debugger.trouble()
+            if reason:
+                self.trouble = reason
+                with contextlib.suppress(OSError):
+                    os.write(self._wake_w, b"d")
+
+    # -- what happens next ------------------------------------------------------------------------
+
+    def _stop_or_restart(self) -> None:
+        if self.stopping:
+            self._stop_app()
+            exit_now(0)
+        if self.trouble:
+            say(f"{self.trouble}; restarting the dev server in place for a new debugger")
+            self._stop_app()
+            signal.set_wakeup_fd(-1)
+            os.environ[HTTP_FD_ENV] = str(self.sock.fileno())
+            _execv(self.command[0], self.command)
+
+    def _stop_app(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT."""
+        child = self.child
+        for send in (child.terminate, child.kill):
+            if child.returncode is not None:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                send()
+            self._wait(lambda: child.returncode is not None, STOP_TIMEOUT, interruptible=False)
+
+
+def become_subreaper() -> None:
+    """Orphans of our process tree (the debug adapter daemonizes) become our children, so we
+    can see them exit and reap them; Linux only, harmless elsewhere."""
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_child_subreaper = 36
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def http_socket(port: int) -> socket.socket:
+    """The app's listening socket: bound once, inherited by each app process and across a
+    restart in place."""
+    inherited = os.environ.pop(HTTP_FD_ENV, None)
+    if inherited:
+        sock = socket.socket(fileno=int(inherited))
+    else:
+        try:
+            sock = socket.create_server(("0.0.0.0", port), backlog=128)  # noqa: S104 - container
+        except OSError as exc:
+            say(f"cannot listen on PORT={port}: {exc.strerror}")
+            exit_now(2)
+    sock.set_inheritable(True)
+    return sock
+
+
+def changed_since(before: dict[str, float], root: Path):
+    return lambda: snapshot(root) != before
+
+
+def snapshot(root: Path) -> dict[str, float]:
+    """Modification times of the source files, to notice an edit without the app process."""
+    mtimes = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith(".")]
+        for name in filenames:
+            if name.endswith(".py") or name == ".env":
+                path = os.path.join(dirpath, name)
+                with contextlib.suppress(OSError):
+                    mtimes[path] = os.stat(path).st_mtime
+    return mtimes

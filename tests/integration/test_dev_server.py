@@ -1,0 +1,395 @@
+"""The dev server (dev/) end to end on this machine: real processes, real debugpy, and a DAP client
+that behaves like VS Code, and like editors that misbehave.
+
+Each test copies dev/ next to a small Flask app in a temp folder and runs ``python -m dev.serve``
+there on free 127.0.0.1 ports, in its own process group, stopped at the end (with its debug
+adapter, which daemonizes). tests/docker/test_debugger.py runs the editor scenarios against the
+dev image too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dev import debugger
+from tests.support.containers import free_ports, http, wait_for_http
+from tests.support.dap import DebugSession
+
+REPO = Path(__file__).resolve().parents[2]
+
+APP_INIT = """\
+from flask import Flask
+
+from app import routes
+
+
+def create_app():
+    app = Flask(__name__)
+    app.register_blueprint(routes.bp)
+    return app
+"""
+
+ROUTES = """\
+import time
+
+from flask import Blueprint
+
+bp = Blueprint("main", __name__)
+VERSION = {version}
+
+
+@bp.get("/double/<int:number>")
+def double(number):
+    doubled = number * 2
+    return {{"version": VERSION, "doubled": doubled}}
+
+
+@bp.get("/version")
+def version():
+    return {{"version": VERSION}}
+
+
+@bp.get("/slow")
+def slow():
+    time.sleep(0.6)
+    return {{"version": VERSION}}
+"""
+BREAKPOINT_LINE = 12  # return {"version": VERSION, "doubled": doubled}
+# What a debugger may take to recover, and an edit to be served, whatever the editor did.
+RECOVERY_SECONDS = 5
+
+
+class DevServer:
+    def __init__(self, root: Path, **env: str) -> None:
+        self.root = root
+        self.port, self.debugpy_port = free_ports(2)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.routes = root / "app" / "routes.py"
+        self.log_path = root / "server.log"
+        self.version = 0
+        environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        environ.update(PORT=str(self.port), DEBUGPY_PORT=str(self.debugpy_port), **env)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "dev.serve"],
+                cwd=root,
+                env=environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_version(self, version: int, timeout: float = 30) -> float:
+        """Seconds until the app answers with ``version``."""
+        _, seconds = wait_for_http(
+            f"{self.url}/version",
+            check=lambda answer: answer.json().get("version") == version,
+            timeout=timeout,
+            interval=0.02,
+        )
+        return seconds
+
+    def edit(self, within: float = RECOVERY_SECONDS) -> float:
+        """Save a new version of the routes; wait until it is served, at most ``within`` s."""
+        self.version += 1
+        self.routes.write_text(ROUTES.format(version=self.version))
+        return self.wait_version(self.version, timeout=within)
+
+    def session(self, **options) -> DebugSession:
+        root = str(self.root)
+        return DebugSession(
+            "127.0.0.1",
+            self.debugpy_port,
+            breakpoints={str(self.routes): [BREAKPOINT_LINE]},
+            path_mappings=[{"localRoot": root, "remoteRoot": root}],
+            **options,
+        )
+
+    def hit(self, session: DebugSession, number: int = 21) -> dict:
+        """Request the route; it must stop at the breakpoint, then answer once continued."""
+        hit = session.break_during(lambda: http("GET", f"{self.url}/double/{number}", timeout=30))
+        assert hit.frame["line"] == BREAKPOINT_LINE, hit.frame
+        assert hit.variables["doubled"] == str(2 * number), hit.variables
+        assert not hit.returned_while_stopped, "the request completed while stopped"
+        assert hit.result.status == 200, hit.result
+        return hit.result.json()
+
+    def adapter(self) -> int:
+        pid = debugger.find_adapter(self.debugpy_port)
+        assert pid is not None, self.log()
+        return pid
+
+    def children(self, state: str | None = None) -> list[int]:
+        """The dev server's child processes (in ``state``, e.g. "Z" for zombies)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rpartition(")")[2].split()
+                if int(fields[1]) == self.process.pid and state in (None, fields[0]):
+                    found.append(int(stat.parent.name))
+        return found
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> float:
+        """SIGTERM the dev server (as `docker stop` does); return how long it took."""
+        adapter = debugger.find_adapter(self.debugpy_port)
+        started = time.monotonic()
+        try:
+            os.kill(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=5)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        finally:
+            elapsed = time.monotonic() - started
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            if adapter is not None:  # it daemonized into a session of its own
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(adapter, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        return elapsed
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "dev", tmp_path / "dev", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text(APP_INIT)
+    (tmp_path / "app" / "routes.py").write_text(ROUTES.format(version=0))
+    return tmp_path
+
+
+@pytest.fixture
+def start_server(project: Path) -> Iterator:
+    servers: list[DevServer] = []
+
+    def start(**env: str) -> DevServer:
+        server = DevServer(project, **env)
+        servers.append(server)
+        server.wait_version(0)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+# -- the happy path -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start_debugging", [True, False], ids=["startDebugging", "debugpyAttach"])
+def test_breakpoint_hits_in_each_reloaded_child(start_server, start_debugging: bool) -> None:
+    server = start_server()
+    with server.session(start_debugging=start_debugging) as session:
+        first_child = session.wait_child(timeout=15)
+        assert session.verified[first_child][0]["verified"], session.verified
+        assert server.hit(session, 21) == {"version": 0, "doubled": 42}
+
+        server.edit()
+        assert server.hit(session, 5) == {"version": 1, "doubled": 10}
+
+        announced = [pid for _, pid in session.child_announcements]
+        assert announced[0] == first_child, announced
+        assert len(set(announced)) >= 2, announced
+        expected = "startDebugging" if start_debugging else "debugpyAttach"
+        assert {how for how, _ in session.child_announcements} == {expected}
+        assert not session.errors, session.errors
+
+    assert server.stop() < 1.0
+    assert not server.group_alive()
+    log = server.log()
+    assert "frozen modules" not in log, log
+    assert "debugpy on 0.0.0.0:" in log, log
+
+
+def test_reload_survives_a_broken_app_without_debugpy(start_server) -> None:
+    server = start_server(DEBUGPY="0")
+    server.routes.write_text(ROUTES.format(version="("))  # a SyntaxError: logged, JSON 500
+    answer, _ = wait_for_http(f"{server.url}/version", expect=500, timeout=15)
+    assert answer.json()["error"]["status"] == 500, answer.body
+    assert "SyntaxError" in answer.json()["error"]["detail"], answer.body
+
+    server.edit()
+    assert server.stop() < 1.0
+    assert not server.group_alive()
+    assert "debugpy off" in server.log()
+
+
+# -- editors that misbehave -----------------------------------------------------------------------
+
+
+def test_port_checks_on_the_debugger_port_do_not_wedge_it(start_server) -> None:
+    """A port check (``nc -z``), or an editor that gives up before ``initialize``."""
+    server = start_server()
+    for _ in range(20):
+        socket.create_connection(("127.0.0.1", server.debugpy_port), timeout=5).close()
+    with socket.create_connection(("127.0.0.1", server.debugpy_port), timeout=5) as half:
+        half.sendall(b"Content-Length: 100\r\n\r\n{")  # and one that stops mid-message
+    with server.session() as session:
+        session.wait_child(timeout=RECOVERY_SECONDS)
+        assert server.hit(session)["version"] == 0
+    assert "restarting the dev server in place" not in server.log(), "the guard did not hold"
+
+
+def test_a_killed_debug_adapter_is_replaced_and_reaped(start_server) -> None:
+    server = start_server()
+    for round in range(2):
+        adapter = server.adapter()
+        os.kill(adapter, signal.SIGKILL)
+        seconds = server.edit(within=RECOVERY_SECONDS)
+        print(f"served {seconds:.2f} s after the adapter was killed (round {round + 1})")
+        with server.session() as session:
+            session.wait_child(timeout=RECOVERY_SECONDS)
+            assert server.hit(session)["version"] == server.version
+        assert server.adapter() != adapter
+    assert server.process.poll() is None, "the dev server itself must stay (restart in place)"
+    assert server.log().count("restarting the dev server in place") == 2, server.log()
+    assert server.children("Z") == [], "zombies left behind"
+
+
+def test_an_editor_that_vanishes_at_a_breakpoint(start_server) -> None:
+    """The editor's socket closes (no ``disconnect``) while the app is stopped at a breakpoint."""
+    server = start_server()
+    session = server.session()
+    session.start()
+    session.wait_child(timeout=15)
+    request = threading.Thread(
+        target=lambda: http("GET", f"{server.url}/double/3", timeout=30), daemon=True
+    )
+    request.start()
+    session.wait_stopped(timeout=15)
+    session.close(disconnect=False)
+    request.join(timeout=RECOVERY_SECONDS)
+    assert not request.is_alive(), "the request stayed stopped after the editor went away"
+    server.edit()
+    with server.session() as session:
+        session.wait_child(timeout=RECOVERY_SECONDS)
+        assert server.hit(session)["version"] == server.version
+
+
+def test_a_client_that_does_not_follow_children_does_not_stop_the_app(start_server) -> None:
+    server = start_server()
+    with server.session(follow_children=False) as session:
+        seconds = server.edit(within=RECOVERY_SECONDS)
+        print(f"served {seconds:.2f} s after an edit, editor ignoring the new child")
+        assert session.child_announcements, "the new app process was never announced"
+        assert server.edit(within=RECOVERY_SECONDS) < RECOVERY_SECONDS
+    assert "no editor attached to this app process within" in server.log()
+
+
+def test_attach_detach_edit_cycles(start_server) -> None:
+    server = start_server()
+    for _ in range(3):
+        with server.session() as session:
+            session.wait_child(timeout=RECOVERY_SECONDS)
+            assert server.hit(session)["version"] == server.version
+        server.edit()
+    assert "restarting the dev server in place" not in server.log()
+
+
+def test_an_editor_that_reconnects_at_once(start_server) -> None:
+    server = start_server()
+    for _ in range(3):
+        session = server.session()
+        session.start()
+        session.close()
+    with server.session() as session:
+        session.wait_child(timeout=RECOVERY_SECONDS)
+        assert server.hit(session)["version"] == 0
+
+
+def test_a_wedged_adapter_is_noticed_and_killed(tmp_path) -> None:
+    """What the dev server does if an adapter stops accepting for a reason the guard in
+    dev/debugpy_fixes.py does not cover: a stand-in listener that never accepts."""
+    (port,) = free_ports(1)
+    wedged = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import socket, time; s = socket.create_server(('127.0.0.1', {port})); "
+            "print('listening', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wedged.stdout.readline().strip() == "listening"
+        watch = debugger.Debugger(port, tmp_path)
+        watch.adapter_pid = wedged.pid
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # stays queued
+        assert watch.trouble() is None  # waiting connections alone are fine for a moment
+        time.sleep(debugger.WEDGED_AFTER + 0.2)
+        assert watch.trouble() == "the debug adapter stopped accepting connections"
+        assert wedged.wait(timeout=5) == -signal.SIGKILL
+        assert watch.trouble() == "the debug adapter exited"
+    finally:
+        wedged.kill()
+        wedged.wait()
+
+
+# -- the processes --------------------------------------------------------------------------------
+
+
+def test_requests_in_progress_finish_across_a_reload(start_server) -> None:
+    server = start_server(DEBUGPY="0")
+    answers = []
+    slow = threading.Thread(target=lambda: answers.append(http("GET", f"{server.url}/slow")))
+    slow.start()
+    time.sleep(0.2)
+    server.edit()
+    slow.join(timeout=10)
+    assert [a.status for a in answers] == [200], answers
+    assert answers[0].json() == {"version": 0}  # served by the old process, to the end
+
+
+def test_an_orphaned_app_process_exits(start_server) -> None:
+    server = start_server(DEBUGPY="0")
+    (app_process,) = server.children()
+    os.kill(server.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while debugger.alive(app_process) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not debugger.alive(app_process), "the app process outlived the dev server"
+
+
+def test_a_crashed_app_process_waits_for_an_edit(start_server) -> None:
+    server = start_server(DEBUGPY="0")
+    server.routes.write_text("import os\n\nos._exit(7)\n")
+    deadline = time.monotonic() + 10
+    while "app process exited with 7" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "app process exited with 7; waiting for a file change" in server.log(), server.log()
+    server.edit()
+    assert server.process.poll() is None
+
+
+def test_a_setting_with_a_typo_stops_the_server_with_one_line(project) -> None:
+    server = DevServer(project, DEBUGPY="ture")
+    try:
+        assert server.process.wait(timeout=5) == 2
+    finally:
+        server.stop()
+    lines = server.log().strip().splitlines()
+    expected = "dev server: DEBUGPY='ture' is not a flag: use 1 or 0 (true/false, yes/no, on/off)"
+    assert lines == [expected]
