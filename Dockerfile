@@ -63,10 +63,6 @@ RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
 # dev: the image docker-compose.dev.yml and .devcontainer/ run, with your source bind-mounted.
 FROM base AS dev
 
-# Your host user's ids, so files the container writes into the bind mount belong to you.
-ARG UID=1000
-ARG GID=1000
-
 # git for the editor's source control, procps for `ps`; no compilers needed.
 # DL3008 (pin apt versions): unpinned on purpose, dev tools follow the base image's updates.
 # hadolint ignore=DL3008
@@ -74,32 +70,27 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git procps \
     && rm -rf /var/lib/apt/lists/*
 
-# A login user with your ids. -o: the ids may exist already (GID 20 on macOS; UID 0 when you
-# work as root, and then the container works as root too, so files stay yours). /data is open
-# to any user, like /tmp, because the Dev Containers CLI may remap the user's ids later.
-RUN groupadd -o -g "$GID" app \
-    && useradd -o -l -m -u "$UID" -g "$GID" -s /bin/bash app \
-    && install -d -o "$UID" -g "$GID" /opt/venv \
+# One image for every developer: the entrypoint gives user `app` the ids of whoever owns the
+# mounted checkout (root included) before dropping to it. /data is open to any user, like /tmp.
+RUN groupadd -g 1000 app \
+    && useradd -l -m -u 1000 -g app -s /bin/bash app \
+    && install -d -o app -g app /opt/venv /app \
     && install -d -m 1777 /data
 
-# The venv is owned by you, so `pip install` works in the container without root.
-COPY --link --from=dev-deps --chown=${UID}:${GID} /opt/venv /opt/venv
+# The venv belongs to `app`, so `pip install` works in the container without root.
+COPY --link --from=dev-deps --chown=1000:1000 /opt/venv /opt/venv
 
-# Flask's debug mode for the dev server; pydevd's frozen-modules check is off because CMD runs
-# Python with -Xfrozen_modules=off already (and the check would only print a warning).
-ENV PYDEVD_DISABLE_FILE_VALIDATION=1 \
-    FLASK_DEBUG=1
+# Flask's debug mode for the dev server; `pytest` in the container runs the unit tests (the
+# integration and container tests run from the host: scripts/test).
+ENV FLASK_DEBUG=1 \
+    PYTEST_ADDOPTS="-m 'not docker and not integration'"
 
-# The entrypoint wires the optional CA bundle into pip and Python at run time.
+# The entrypoint adopts the checkout's owner and trusts the optional CA bundle at run time.
 COPY --link --chmod=0755 docker/dev-entrypoint.sh /usr/local/bin/dev-entrypoint
 COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
 
 # A copy of the source makes the image usable alone (CI, `docker run`); compose mounts over it.
-COPY --link --chown=${UID}:${GID} . /app
-
-# By name: the Dev Containers CLI (updateRemoteUserUID) remaps this user's ids to yours.
-# hadolint ignore=DL3066
-USER app
+COPY --link --chown=1000:1000 . /app
 
 # The app (8000) and debugpy (5678); compose publishes them on 127.0.0.1 only.
 EXPOSE 8000 5678
@@ -108,9 +99,11 @@ EXPOSE 8000 5678
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --start-interval=1s --retries=3 \
     CMD ["healthcheck"]
 
+# Starts as root (the base image's user) only to adopt the checkout owner's ids, then runs
+# everything as `app` (setpriv).
 ENTRYPOINT ["dev-entrypoint"]
-# Werkzeug's reloader (watchdog) with debugpy listening; see dev/serve.py for the switches.
-CMD ["python", "-Xfrozen_modules=off", "-m", "dev.serve"]
+# The dev server: reload on save, debugpy for your editor (dev/serve.py).
+CMD ["python", "-m", "dev.serve"]
 
 # ---------------------------------------------------------------------------------------------
 # prod: the runtime venv and the app code, run by gunicorn as an unprivileged user.

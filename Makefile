@@ -3,9 +3,6 @@
 # from the host.
 
 COMPOSE := docker compose -f docker-compose.dev.yml
-# Your ids, so the dev image's user matches you and files in the bind mount stay yours.
-export UID := $(shell id -u)
-export GID := $(shell id -g)
 # Optional: the extra CA bundle (see .env.example) goes to `docker build` as a secret.
 CA_SECRET = $(if $(EXTRA_CA_BUNDLE),--secret id=extra_ca$(,)src=$(EXTRA_CA_BUNDLE))
 , := ,

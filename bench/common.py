@@ -272,8 +272,6 @@ class Context:
     def build(self, project: Path, target: str, tag: str, *extra: str) -> tuple[float, str]:
         """Build `target` of `project` as `tag`; return (seconds, plain build log)."""
         args = [*extra]
-        if target == "dev":
-            args += ["--build-arg", f"UID={self.uid}", "--build-arg", f"GID={self.gid}"]
         if target == "naive":
             args += ["-f", str(project / "bench" / "naive.Dockerfile")]
             stage = "naive"
@@ -307,8 +305,8 @@ class Context:
     def dev_stack(self, project: Path, env: dict[str, str] | None = None) -> Iterator[ComposeStack]:
         """The dev compose stack of `project`, with the shared dev image and free host ports.
 
-        BERTH_DEV_IMAGE points the service at this run's dev image, so the shared `berth:dev`
-        tag is never built or touched. Taken down with `down -v`.
+        The run's dev image is tagged as the image compose expects for the stack's project
+        (`<project>-web`), so `up --no-build` uses it. Taken down with `down -v`.
         """
         stack = ComposeStack(self, project, self.image("dev"), env or {})
         try:
@@ -323,12 +321,10 @@ class ComposeStack:
         self.project = project
         self.app_port, self.debugpy_port = free_ports(2)
         self.files = ["-f", str(project / "docker-compose.dev.yml")]
+        self.image = image
         self.env = {
-            "BERTH_DEV_IMAGE": image,
             "APP_PORT": str(self.app_port),
             "DEBUGPY_PORT": str(self.debugpy_port),
-            "UID": str(ctx.uid),
-            "GID": str(ctx.gid),
             **env,
         }
         self.started = False
@@ -348,11 +344,13 @@ class ComposeStack:
 
     def up(self) -> None:
         self.started = True
+        docker("tag", self.image, f"{self.name}-web")
         self.compose("up", "-d", "--no-build")
 
     def down(self) -> None:
         if self.started:
             self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
+            docker("image", "rm", f"{self.name}-web", check=False)
             self.started = False
 
     def logs(self) -> str:

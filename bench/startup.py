@@ -84,17 +84,16 @@ class _DevContainer:
         cli_tmp = ctx.tmp / f"{self.project}-tmp"
         cli_tmp.mkdir()
         self.log_dir = cli_tmp
-        # As a developer's editor runs it: no UID/GID exported (the image's user is remapped).
-        self.env = {k: v for k, v in os.environ.items() if k not in {"UID", "GID", "COMPOSE_FILE"}}
+        # As a developer's editor runs it.
+        self.env = {k: v for k, v in os.environ.items() if k != "COMPOSE_FILE"}
         self.env.update(
             TMPDIR=str(cli_tmp),
             COMPOSE_PROJECT_NAME=self.project,
-            BERTH_DEV_IMAGE=self.tag,
             APP_PORT=str(self.app_port),
             DEBUGPY_PORT=str(self.debugpy_port),
         )
         self.uid_image = devcontainer_uid_image(self.workspace)
-        self.images: set[str] = {self.tag, self.uid_image}
+        self.images: set[str] = {f"{self.project}-web", self.uid_image}
 
     def up(self, *flags: str) -> tuple[float, float]:
         """(seconds until `devcontainer up` returned, seconds until it returned and /healthz)."""

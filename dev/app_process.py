@@ -35,12 +35,15 @@ DRAIN_TIMEOUT = 1.0  # seconds requests in progress get to finish before a reloa
 
 
 def serve(settings: Settings, root: Path) -> None:
-    from werkzeug.serving import run_simple
+    from dev import debugger
 
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    debugger.wait_for_prewarm()
     _exit_when_orphaned()
     app = InFlight(load_app(settings.flask_debug))
+    from werkzeug.serving import run_simple
+
     try:
         run_simple(
             "0.0.0.0",  # noqa: S104 - the socket is the dev server's; this only names it

@@ -131,6 +131,9 @@ def accept_backlog(port: int) -> int:
 # -- in each app process (imported by pydevd through dev.pydevd_preimport) -------------------------
 
 
+_prewarmed = threading.Event()
+
+
 def in_app_process() -> None:
     debugpy_fixes.nodelay_sends()
     threading.Thread(target=_prewarm, name="berth-prewarm", daemon=True).start()
@@ -140,9 +143,19 @@ def in_app_process() -> None:
 def _prewarm() -> None:
     """Import the heavy libraries while the editor attaches (about 0.1 s off each reload).
     Libraries only: the app's own code must be imported under the debugger's tracing."""
-    for name in ("werkzeug.serving", "flask", "watchdog.observers"):
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
+    try:
+        for name in ("werkzeug.serving", "flask", "watchdog.observers"):
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+    finally:
+        _prewarmed.set()
+
+
+def wait_for_prewarm(timeout: float = 10) -> None:
+    """The app process calls this before its own imports: the same packages imported in two
+    threads at once can fail (KeyError from importlib, seen with werkzeug)."""
+    if "dev.pydevd_preimport" in sys.modules:
+        _prewarmed.wait(timeout)
 
 
 def _run_if_unclaimed() -> None:

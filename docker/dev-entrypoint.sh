@@ -1,15 +1,35 @@
 #!/bin/sh
-# Dev container entrypoint: trust an optional extra CA bundle, then run the command.
-# compose mounts the bundle named by EXTRA_CA_BUNDLE at /run/secrets/extra_ca (an empty file
-# when it is unset). It is joined to the system CAs so that both kinds of hosts work, and
-# handed to Python, pip and requests; the venv's pip.conf covers shells that skip this script
-# (`devcontainer exec`, VS Code terminals).
+# Dev container entrypoint: become the owner of the mounted checkout, trust an optional extra CA
+# bundle, run the command.
+#
+# One image serves every developer: started as root, it gives user `app` the uid and gid that
+# own /app (the bind-mounted checkout: yours, whatever your id; root's if you work as root),
+# so that what the container writes there is yours and git sees its own files. Then it drops
+# to `app`. Started as another user (`docker run -u`), it changes nothing.
+#
+# The extra CA bundle: compose mounts the file named by EXTRA_CA_BUNDLE at
+# /run/secrets/extra_ca (an empty file when unset). It is joined to the system CAs and handed
+# to Python, pip and requests; the venv's pip.conf covers shells that skip this script
+# (`docker exec`, VS Code terminals).
 set -eu
+if [ "$(id -u)" = 0 ]; then
+  uid=$(stat -c %u /app) gid=$(stat -c %g /app)
+  if [ "$(id -u app)" != "$uid" ] || [ "$(id -g app)" != "$gid" ]; then
+    groupmod -o -g "$gid" app
+    usermod -o -u "$uid" -g "$gid" app
+    chown -R app:app /opt/venv
+  fi
+fi
 extra=/run/secrets/extra_ca
 if [ -s "$extra" ]; then
-  bundle="${TMPDIR:-/tmp}/ca-bundle.pem"
+  bundle=/tmp/ca-bundle.pem
   cat /etc/ssl/certs/ca-certificates.crt "$extra" >"$bundle"
+  chmod 0644 "$bundle"
   export SSL_CERT_FILE="$bundle" PIP_CERT="$bundle" REQUESTS_CA_BUNDLE="$bundle"
   printf '[global]\ncert = %s\n' "$bundle" >"$VIRTUAL_ENV/pip.conf" 2>/dev/null || true
+fi
+if [ "$(id -u)" = 0 ]; then
+  export HOME=/home/app USER=app LOGNAME=app
+  exec setpriv --reuid=app --regid=app --init-groups -- "$@"
 fi
 exec "$@"

@@ -23,7 +23,7 @@ COMPOSE_FILE = ROOT / "docker-compose.dev.yml"
 def _env(**settings: str) -> dict[str, str]:
     """The caller's environment without what would change the file's meaning."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    for name in ("APP_PORT", "DEBUGPY_PORT", "BERTH_DEV_IMAGE"):
+    for name in ("APP_PORT", "DEBUGPY_PORT"):
         env.pop(name, None)
     env.update(settings)
     return env

@@ -1,203 +1,75 @@
-"""The dev loop on the real engine, through docker-compose.dev.yml (issue #3).
+"""The dev loop on the real engine, through docker-compose.dev.yml, as developers run it.
 
 Each stack runs a throwaway copy of the project (the host side of the bind mount, which the
-tests edit) under its own compose project name, image tag (BERTH_DEV_IMAGE) and free ports on
-127.0.0.1, brought up with `up -d --build --wait` and removed afterwards with its volume and
-image, whatever the outcome.
+tests edit) with the plain compose command, free ports on 127.0.0.1, and its own project name,
+and is removed afterwards with its volume and image, whatever the outcome.
 
-* ``stack``: the default settings (watchdog reloader, debugpy on), built with the invoking
-  user's ids like `make` does (UID/GID; as root that is 0, and the app user is uid 0).
-* ``poll_stack``: RELOAD_POLL=1, built with UID/GID 4321 on a copy owned by 4321 (a developer
-  whose ids are not the image defaults): it shows the polling reloader and that ids are
-  really taken from the build arguments, which a root run alone could not show.
+* ``stack``: the default settings (watchdog reloader, debugpy on), in a copy owned by the
+  invoking user (root in CI: the dev user becomes root).
+* ``other_user_stack``: RELOAD_POLL=1, in a copy owned by uid/gid 1234 (when run as root; else
+  by the invoking user): a developer whose ids are neither root's nor the image's 1000.
 
-Against them: a host edit is served within seconds (both reloaders); a DAP client on the
-published debugpy port stops at a breakpoint in the reloader's child, before and after a
-reload; `compose run --rm web pytest | ruff` pass and fail when they should; files written in
-the container belong to the build's ids; the ports are published on 127.0.0.1 only; the
-healthcheck reports healthy; `compose down` is quick because the dev server handles SIGTERM.
+Against them: a host edit is served (both reloaders); a DAP client stops at a breakpoint in the
+app process before and after a reload; ruff, pytest and git work in the container and fail when
+they should; files written in the container belong to the checkout's owner; the ports are on
+127.0.0.1 only; healthy; no zombies; `compose down` is quick. And two checkouts side by side.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from tests.support import editors
+from tests.support.compose import (
+    ComposeStack,
+    StackTarget,
+    dev_stack,
+    edit_landing_page,
+    owned_checkout,
+)
 from tests.support.containers import (
-    chown_tree,
     copy_project,
     describe,
     docker,
-    free_ports,
     http,
     inspect,
     unique,
     wait_for_http,
 )
-from tests.support.dap import DebugSession
 
-COMPOSE_FILE = "docker-compose.dev.yml"
-SERVICE = "web"
-OTHER_UID = OTHER_GID = 4321
-# How long a saved file may take to be served (the dev server's docstring says ~0.35 s).
+OTHER_ID = 1234
+# How long a saved file may take to be served (docs/benchmarks.md has the real figures).
 RELOAD_TIMEOUT = 15
-# What the tests edit: the first line of GET /'s text; where they break: in GET /api/notes/<id>.
-LANDING_TEXT = "berth: a small JSON notes service"
-BREAKPOINT_STATEMENT = "note = fetch_note(get_db(), note_id)"
-# Settings the compose file interpolates that a developer's shell may hold: the tests decide.
-SHELL_SETTINGS = (
-    "UID",
-    "GID",
-    "APP_PORT",
-    "DEBUGPY_PORT",
-    "DEBUGPY",
-    "DEBUGPY_WAIT",
-    "RELOAD_POLL",
-    "FLASK_DEBUG",
-    "LOG_LEVEL",
-    "MAX_BODY_BYTES",
-    "PYTHON_VERSION",
-    "BERTH_DEV_IMAGE",
-)
-
-
-@dataclass
-class Stack:
-    workspace: Path  # the host copy, bind-mounted at /app
-    project: str
-    tag: str
-    env: dict[str, str]
-    app_port: int
-    debugpy_port: int
-    uid: int
-    gid: int
-    up_seconds: float
-
-    def compose(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        """`docker compose -f docker-compose.dev.yml -p <project> ...` in the copy."""
-        return subprocess.run(
-            ["docker", "compose", "-f", COMPOSE_FILE, "-p", self.project, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=self.workspace,
-            env=self.env,
-            check=False,
-        )
-
-    def container(self) -> str:
-        result = self.compose("ps", "-q", SERVICE, timeout=60)
-        ids = result.stdout.split()
-        assert result.returncode == 0, describe(result)
-        assert len(ids) == 1, describe(result)
-        return ids[0]
-
-    def logs(self) -> str:
-        result = self.compose("logs", "--no-color", SERVICE, timeout=60)
-        return result.stdout + result.stderr
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.app_port}"
-
-
-def _hand_over(root: Path, uid: int, gid: int) -> None:
-    """Let the container user (uid:gid) write in the copy, as in a developer's own checkout.
-
-    As root: give it the tree. Otherwise chown is not ours to do, so open the top folder (the
-    only place the tests make the container write) to everyone; our own files stay ours.
-    """
-    if os.geteuid() != 0:
-        root.chmod(0o777)
-        return
-    chown_tree(root, uid, gid)
-
-
-def _down(stack: Stack) -> subprocess.CompletedProcess[str]:
-    return stack.compose("down", "-v", "--remove-orphans", "-t", "3", timeout=120)
-
-
-def _start_stack(
-    tmp_path_factory: pytest.TempPathFactory, name: str, uid: int, gid: int, **settings: str
-) -> Iterator[Stack]:
-    workspace = copy_project(tmp_path_factory.mktemp(name) / "berth")
-    if (uid, gid) != (os.getuid(), os.getgid()):
-        # A checkout belongs to its developer: the container user must be able to write in it.
-        _hand_over(workspace, uid, gid)
-    app_port, debugpy_port = free_ports(2)
-    env = {k: v for k, v in os.environ.items() if k not in SHELL_SETTINGS}
-    env = {k: v for k, v in env.items() if not k.startswith("COMPOSE_")}
-    env.update(
-        UID=str(uid),
-        GID=str(gid),
-        BERTH_DEV_IMAGE=unique("berth-test:devloop"),
-        APP_PORT=str(app_port),
-        DEBUGPY_PORT=str(debugpy_port),
-        **settings,
-    )
-    stack = Stack(
-        workspace=workspace,
-        project=unique("berth-devloop"),
-        tag=env["BERTH_DEV_IMAGE"],
-        env=env,
-        app_port=app_port,
-        debugpy_port=debugpy_port,
-        uid=uid,
-        gid=gid,
-        up_seconds=0.0,
-    )
-    try:
-        start = time.monotonic()
-        result = stack.compose(
-            "up", "-d", "--build", "--wait", "--wait-timeout", "120", timeout=900
-        )
-        stack.up_seconds = time.monotonic() - start
-        assert result.returncode == 0, f"{describe(result)}\n--- logs\n{stack.logs()[-4000:]}"
-        yield stack
-    finally:
-        _down(stack)
-        docker("image", "rm", "-f", stack.tag, check=False)
-        shutil.rmtree(workspace, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def stack(docker_engine, tmp_path_factory) -> Iterator[Stack]:
-    """The default stack, built with the invoking user's ids (as `make up` does)."""
-    yield from _start_stack(tmp_path_factory, "devloop", os.getuid(), os.getgid())
+def stack(docker_engine, tmp_path_factory) -> Iterator[ComposeStack]:
+    workspace = owned_checkout(tmp_path_factory.mktemp("devloop") / "berth")
+    with dev_stack(workspace, unique("berth-devloop")) as up:
+        yield up
+    shutil.rmtree(workspace, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def poll_stack(docker_engine, tmp_path_factory) -> Iterator[Stack]:
-    """RELOAD_POLL=1, and ids that are neither root's nor the image's defaults."""
-    yield from _start_stack(tmp_path_factory, "devloop-poll", OTHER_UID, OTHER_GID, RELOAD_POLL="1")
+def other_user_stack(docker_engine, tmp_path_factory) -> Iterator[ComposeStack]:
+    ids = (OTHER_ID, OTHER_ID) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    workspace = owned_checkout(tmp_path_factory.mktemp("devloop-other") / "berth", *ids)
+    with dev_stack(workspace, unique("berth-devloop-other"), RELOAD_POLL="1") as up:
+        yield up
+    shutil.rmtree(workspace, ignore_errors=True)
 
 
-def _edit_landing_page(workspace: Path) -> str:
-    """Put a unique marker into GET /'s text in the host copy; return the new first line."""
-    health = workspace / "app" / "health.py"
-    source = health.read_text()
-    marker = f"berth: edited on the host {uuid.uuid4().hex[:10]}"
-    # The line reads LANDING_TEXT first, then the previous tests' markers: replace either.
-    edited = re.sub(r"^berth: .*$", marker, source, count=1, flags=re.MULTILINE)
-    assert edited != source, f"app/health.py no longer has the landing text {LANDING_TEXT!r}"
-    health.write_text(edited)
-    return marker
-
-
-def _assert_reloads(stack: Stack, label: str) -> float:
+def _assert_reloads(stack: ComposeStack, label: str) -> float:
     wait_for_http(stack.url + "/", timeout=30)
-    marker = _edit_landing_page(stack.workspace)
+    marker = edit_landing_page(stack.workspace)
     answer, seconds = wait_for_http(
         stack.url + "/", body_contains=marker.encode(), timeout=RELOAD_TIMEOUT, interval=0.05
     )
@@ -206,8 +78,9 @@ def _assert_reloads(stack: Stack, label: str) -> float:
     return seconds
 
 
-def _compose_run(stack: Stack, *command: str, timeout: float = 300):
-    return stack.compose("run", "--rm", "--no-deps", SERVICE, *command, timeout=timeout)
+@pytest.fixture(scope="module")
+def target(stack) -> StackTarget:
+    return StackTarget(stack)
 
 
 # -- the stack as it comes up ---------------------------------------------------------------------
@@ -237,99 +110,49 @@ def test_ports_are_published_on_loopback_only(stack):
                 ("127.0.0.1", host_port)
             ], bindings
     for container_port, host_port in ((8000, stack.app_port), (5678, stack.debugpy_port)):
-        result = stack.compose("port", SERVICE, str(container_port), timeout=60)
+        result = stack.compose("port", "web", str(container_port), timeout=60)
         assert result.returncode == 0, describe(result)
         assert result.stdout.split() == [f"127.0.0.1:{host_port}"], describe(result)
 
 
-# -- reload ---------------------------------------------------------------------------------------
+# -- reload and the debugger ----------------------------------------------------------------------
 
 
 def test_host_edit_is_served_after_a_reload(stack):
     assert "reloader watchdog" in stack.logs()
     _assert_reloads(stack, "watchdog")
-    # Twice: the first new child must be watching too.
-    _assert_reloads(stack, "watchdog, again")
+    _assert_reloads(stack, "watchdog, again")  # the first new app process watches too
 
 
-def test_host_edit_is_served_after_a_reload_with_polling(poll_stack):
-    assert "reloader stat" in poll_stack.logs(), "RELOAD_POLL=1 did not pick the stat reloader"
-    _assert_reloads(poll_stack, "RELOAD_POLL=1")
-    _assert_reloads(poll_stack, "RELOAD_POLL=1, again")
+def test_host_edit_is_served_after_a_reload_with_polling(other_user_stack):
+    assert "reloader stat" in other_user_stack.logs(), "RELOAD_POLL=1 did not pick polling"
+    _assert_reloads(other_user_stack, "RELOAD_POLL=1")
+    _assert_reloads(other_user_stack, "RELOAD_POLL=1, again")
 
 
-# -- debugger -------------------------------------------------------------------------------------
-
-
-def _hit_breakpoint(session: DebugSession, stack: Stack, note_id: int, notes: Path, line: int):
-    """GET the note; stop at the breakpoint, read locals and the PID, continue."""
-    hit = session.break_during(
-        lambda: http("GET", f"{stack.url}/api/notes/{note_id}", timeout=60),
-        evaluate=["__import__('os').getpid()"],
-        timeout=30,
-    )
-    assert hit.frame["line"] == line, hit.frame
-    assert Path(hit.frame["source"]["path"]) == notes, hit.frame  # mapped back to the host copy
-    assert not hit.returned_while_stopped, "the request finished while stopped at the breakpoint"
-    return hit.variables, int(hit.evaluated["__import__('os').getpid()"]), hit.result
-
-
-def test_breakpoint_hits_in_the_child_before_and_after_a_reload(stack):
-    notes = stack.workspace / "app" / "notes.py"
-    lines = [
-        n
-        for n, text in enumerate(notes.read_text().splitlines(), 1)
-        if BREAKPOINT_STATEMENT in text
-    ]
-    assert len(lines) == 1, f"app/notes.py: expected one {BREAKPOINT_STATEMENT!r}, got {lines}"
-    line = lines[0]
-    wait_for_http(stack.url + "/healthz", timeout=30)
-    created = http("POST", stack.url + "/api/notes", {"title": "stop here", "body": "dap"})
-    assert created.status == 201, created.body
-    note_id = created.json()["id"]
-
-    with DebugSession(
-        "127.0.0.1",
-        stack.debugpy_port,
-        {str(notes): [line]},
-        # What an editor on the host uses: its folder is the container's /app.
-        path_mappings=[{"localRoot": str(stack.workspace), "remoteRoot": "/app"}],
-        timeout=20,
-    ) as session:
-        first = session.wait_child(timeout=30)
-        assert any(bp.get("verified") for bp in session.verified[first]), session.verified
-
-        local_vars, first_pid, answer = _hit_breakpoint(session, stack, note_id, notes, line)
-        assert local_vars["note_id"] == str(note_id), local_vars
-        assert answer.status == 200, answer.body
-        assert answer.json()["title"] == "stop here"
-
-        # A host edit, served with the debugger attached: the new child is followed at once.
-        marker = _edit_landing_page(stack.workspace)
-        _, seconds = wait_for_http(
-            stack.url + "/", body_contains=marker.encode(), timeout=RELOAD_TIMEOUT, interval=0.05
-        )
+def test_breakpoint_hits_in_the_app_process_before_and_after_a_reload(target):
+    pid = "__import__('os').getpid()"
+    with editors.session(target) as session:
+        first = editors.hit(target, session, evaluate=[pid])
+        seconds = target.edit(within=RELOAD_TIMEOUT)
         print(f"reload (watchdog, debugger attached): {seconds:.2f} s")
-        second = session.wait_child(timeout=30)
-        assert second != first, session.child_announcements
-
-        local_vars, second_pid, answer = _hit_breakpoint(session, stack, note_id, notes, line)
-        assert second_pid != first_pid, "the breakpoint hit in the old child, not the new one"
-        assert local_vars["note_id"] == str(note_id), local_vars
-        assert answer.status == 200, answer.body
+        second = editors.hit(target, session, evaluate=[pid])
         assert not session.errors, session.errors
+    assert first.evaluated[pid] != second.evaluated[pid], "the hit was in the old app process"
+    assert first.variables["note_id"] == str(target.note_id), first.variables
+    assert second.result.json()["title"] == "stop here"
 
 
-# -- tools in the container -----------------------------------------------------------------------
+# -- tools in the container, for any owner of the checkout ----------------------------------------
 
 
-def _summary(result: subprocess.CompletedProcess[str]) -> str:
+def _summary(result) -> str:
     lines = result.stdout.strip().splitlines()
     return lines[-1] if lines else ""
 
 
 def test_pytest_in_the_container_passes_and_catches_a_failure(stack):
-    result = _compose_run(stack, "pytest")
+    result = stack.run("pytest")
     assert result.returncode == 0, describe(result)
     summary = _summary(result)
     passed = re.search(r"(\d+) passed", summary)
@@ -337,13 +160,13 @@ def test_pytest_in_the_container_passes_and_catches_a_failure(stack):
     assert int(passed[1]) > 0, summary
     assert "failed" not in summary, summary
     assert "error" not in summary, summary
-    # The container tests are deselected in the container (PYTEST_ADDOPTS), not run or failed.
+    # The container and integration tests are deselected in the container, not run or failed.
     assert "deselected" in summary, summary
 
     failing = stack.workspace / "tests" / "unit" / f"test_zz_fails_{uuid.uuid4().hex[:8]}.py"
     failing.write_text("def test_fails_on_purpose():\n    assert 1 + 1 == 3\n")
     try:
-        result = _compose_run(stack, "pytest")
+        result = stack.run("pytest")
     finally:
         failing.unlink()
     assert result.returncode == 1, describe(result)
@@ -353,14 +176,14 @@ def test_pytest_in_the_container_passes_and_catches_a_failure(stack):
 
 def test_ruff_in_the_container_passes_and_catches_a_bad_file(stack):
     for command in (("ruff", "check"), ("ruff", "format", "--check")):
-        result = _compose_run(stack, *command, timeout=120)
+        result = stack.run(*command, timeout=120)
         assert result.returncode == 0, describe(result)
 
     bad = stack.workspace / "tests" / "unit" / f"bad_lint_{uuid.uuid4().hex[:8]}.py"
     bad.write_text("import os\nx = {  'a':1 }\n")  # F401, and not ruff-formatted
     try:
-        check = _compose_run(stack, "ruff", "check", timeout=120)
-        fmt = _compose_run(stack, "ruff", "format", "--check", timeout=120)
+        check = stack.run("ruff", "check", timeout=120)
+        fmt = stack.run("ruff", "format", "--check", timeout=120)
     finally:
         bad.unlink()
     assert check.returncode == 1, describe(check)
@@ -370,39 +193,37 @@ def test_ruff_in_the_container_passes_and_catches_a_bad_file(stack):
     assert bad.name in fmt.stdout, describe(fmt)
 
 
-# -- user ids -------------------------------------------------------------------------------------
-
-
-def _created_in_container(stack: Stack) -> os.stat_result:
+@pytest.mark.parametrize("which", ["stack", "other_user_stack"])
+def test_the_checkout_owner_can_work_in_the_container(which, request):
+    """ruff (with its cache), pytest (with its cache), git (no "dubious ownership"), and what
+    the container writes into the checkout belongs to the checkout's owner."""
+    stack: ComposeStack = request.getfixturevalue(which)
+    owner = stack.workspace.stat()
     name = f"created-in-container-{uuid.uuid4().hex[:8]}"
-    result = _compose_run(stack, "touch", f"/app/{name}", timeout=120)
-    assert result.returncode == 0, describe(result)
-    path = stack.workspace / name
-    try:
-        return path.stat()
-    finally:
-        path.unlink()
+    script = (
+        "set -e; ruff check .; ruff format --check .; pytest -q -p no:randomly; "
+        f"git status --short >/dev/null; touch {name}; id -u; id -g"
+    )
+    for how in (stack.exec, stack.run):  # in the running container, and in a fresh one
+        result = how("sh", "-c", script, timeout=300)
+        assert result.returncode == 0, describe(result)
+        assert "warning" not in result.stdout.lower(), describe(result)  # e.g. cache not writable
+        assert result.stdout.split()[-2:] == [str(owner.st_uid), str(owner.st_gid)], describe(
+            result
+        )
+        created = (stack.workspace / name).stat()
+        assert (created.st_uid, created.st_gid) == (owner.st_uid, owner.st_gid)
+        (stack.workspace / name).unlink()
 
 
-def test_files_created_in_the_container_belong_to_the_host_user(stack):
-    created = _created_in_container(stack)
-    assert (created.st_uid, created.st_gid) == (os.getuid(), os.getgid())
-
-
-def test_uid_gid_build_args_give_the_container_user_those_ids(poll_stack):
-    created = _created_in_container(poll_stack)
-    assert (created.st_uid, created.st_gid) == (OTHER_UID, OTHER_GID)
-
-    result = _compose_run(poll_stack, "sh", "-c", "id -u; id -g; id -un", timeout=120)
-    assert result.returncode == 0, describe(result)
-    assert result.stdout.split()[-3:] == [str(OTHER_UID), str(OTHER_GID), "app"], describe(result)
-
-    # The running dev server (reloader and child) and everything else in the container.
-    top = docker("top", poll_stack.container(), "-eo", "pid,uid,gid,args").stdout.splitlines()
-    processes = [line.split(None, 3) for line in top[1:] if line.strip()]
+def test_every_process_runs_as_the_checkout_owner(other_user_stack):
+    owner = other_user_stack.workspace.stat()
+    top = docker("top", other_user_stack.container(), "-eo", "pid,uid,gid,args").stdout
+    processes = [line.split(None, 3) for line in top.splitlines()[1:] if line.strip()]
     servers = [p for p in processes if "dev.serve" in p[3]]
-    assert len(servers) >= 2, top  # the reloader and its serving child
-    assert {(int(p[1]), int(p[2])) for p in processes} == {(OTHER_UID, OTHER_GID)}, top
+    assert len(servers) >= 2, top  # the dev server and its app process
+    not_init = [p for p in processes if "docker-init" not in p[3]]
+    assert {(int(p[1]), int(p[2])) for p in not_init} == {(owner.st_uid, owner.st_gid)}, top
 
 
 # -- the optional extra CA bundle at run time -----------------------------------------------------
@@ -414,48 +235,71 @@ SHOW_CA = (
 )
 
 
+def _with_env(stack: ComposeStack, **changes: str | None) -> ComposeStack:
+    env = {k: v for k, v in stack.env.items() if k not in changes}
+    env.update({k: v for k, v in changes.items() if v is not None})
+    return ComposeStack(stack.workspace, stack.project, env, stack.app_port, stack.debugpy_port)
+
+
 def test_extra_ca_bundle_reaches_pip_and_python_in_the_container(stack, marked_ca_bundle):
     bundle, marker = marked_ca_bundle
-    with_ca = dataclasses.replace(stack, env={**stack.env, "EXTRA_CA_BUNDLE": str(bundle)})
-    shown = _compose_run(with_ca, "sh", "-c", SHOW_CA)
+    with_ca = _with_env(stack, EXTRA_CA_BUNDLE=str(bundle))
+    shown = with_ca.run("sh", "-c", SHOW_CA)
     assert shown.returncode == 0, describe(shown)
     assert "PIP_CERT=unset" not in shown.stdout, shown.stdout[:2000]
     assert re.search(r"cert\s*=\s*'?/", shown.stdout), "pip.conf has no cert for exec shells"
     assert marker in shown.stdout, "the extra CA is not in the bundle Python trusts"
     # And pip really gets through whatever TLS this machine's network does: one small download.
-    fetched = _compose_run(
-        with_ca,
-        "pip",
-        "download",
-        "--no-deps",
-        "--no-cache-dir",
-        "-q",
-        "-d",
-        "/tmp/dl",
-        "iniconfig==2.3.1",
-        timeout=180,
+    fetched = with_ca.run(
+        "pip", "download", "--no-deps", "--no-cache-dir", "-q", "-d", "/tmp/dl", "iniconfig==2.3.1"
     )
     assert fetched.returncode == 0, describe(fetched)
 
 
 def test_without_an_extra_ca_bundle_nothing_changes(stack):
-    without = dataclasses.replace(
-        stack, env={k: v for k, v in stack.env.items() if k != "EXTRA_CA_BUNDLE"}
-    )
-    shown = _compose_run(without, "sh", "-c", SHOW_CA)
+    shown = _with_env(stack, EXTRA_CA_BUNDLE=None).run("sh", "-c", SHOW_CA)
     assert shown.returncode == 0, describe(shown)
     assert "SSL_CERT_FILE=unset PIP_CERT=unset" in shown.stdout, shown.stdout[:2000]
     assert not re.search(r"cert\s*=", shown.stdout), "pip.conf names a CA bundle"
 
 
+# -- two checkouts side by side -------------------------------------------------------------------
+
+
+def test_two_checkouts_are_two_stacks(docker_engine, tmp_path):
+    """A second clone (or a git worktree) beside the first, both up at once with the plain
+    command: each serves its own code and keeps its own notes; `down -v` in one leaves the other."""
+    folders = [copy_project(tmp_path / unique(f"berth-{side}")) for side in ("a", "b")]
+    with dev_stack(folders[0], None) as first, dev_stack(folders[1], None) as second:
+        names = {
+            inspect(s.container(), '{{index .Config.Labels "com.docker.compose.project"}}')
+            for s in (first, second)
+        }
+        assert len(names) == 2, names
+        markers = [edit_landing_page(s.workspace) for s in (first, second)]
+        for s, marker in zip((first, second), markers, strict=True):
+            wait_for_http(s.url + "/", body_contains=marker.encode(), timeout=RELOAD_TIMEOUT)
+        kept = http("POST", second.url + "/api/notes", {"title": "second's note"})
+        assert kept.status == 201, kept.body
+        assert http("GET", first.url + "/api/notes").json() == []
+        result = first.down()
+        assert result.returncode == 0, describe(result)
+        notes = http("GET", second.url + "/api/notes").json()
+        assert [n["title"] for n in notes] == ["second's note"]
+
+
 # -- stop (last: it takes the stack down) ---------------------------------------------------------
 
 
-def test_down_is_quick_and_the_log_is_clean(stack):
+def test_no_zombies_and_down_is_quick_and_the_log_is_clean(stack, target):
+    editors.adapter_killed(target)  # a restart in place, to leave zombies behind if it could
+    states = stack.exec("ps", "-eo", "stat=,args=").stdout.splitlines()
+    assert not [s for s in states if s.startswith("Z")], states
     log = stack.logs()
     assert "berth dev server: app on http://0.0.0.0:8000" in log, log[-4000:]
     assert "debugpy on 0.0.0.0:5678" in log, log[-4000:]
     assert "frozen modules" not in log, log[-4000:]
+    assert "Traceback" not in log, log[-4000:]
     container = stack.container()
     since = docker("system", "info", "--format", "{{json .SystemTime}}").stdout.strip().strip('"')
 
@@ -467,12 +311,13 @@ def test_down_is_quick_and_the_log_is_clean(stack):
     assert result.returncode == 0, describe(result)
     assert seconds < 5, f"compose down took {seconds:.1f} s"
     # Stopped by its own SIGTERM handler (exit 0), not killed (137) after the grace period.
+    until = docker("system", "info", "--format", "{{json .SystemTime}}").stdout.strip().strip('"')
     events = docker(
         "events",
         "--since",
         since,
         "--until",
-        docker("system", "info", "--format", "{{json .SystemTime}}").stdout.strip().strip('"'),
+        until,
         "--filter",
         f"container={container}",
         "--filter",

@@ -1,7 +1,7 @@
 """The dev container (.devcontainer/) through the real Dev Containers CLI on the real engine.
 
 One `devcontainer up` serves the whole module: a throwaway copy of the project, its own compose
-project name, image tag and free ports on 127.0.0.1, all removed afterwards. Against it: the
+project name (so its own image) and free ports on 127.0.0.1, all removed afterwards. Against it: the
 tools run by `devcontainer exec` as the non-root remote user in /app with the venv's Python, the
 app answers on its published port, a host edit reloads it, and a debugger session built from
 .vscode/launch.json stops at a breakpoint in a route served by the reloader's child.
@@ -126,16 +126,13 @@ def workspace(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) -> Iterator:
     project = unique("berth-devcontainer")
-    tag = unique("berth-test:devcontainer")
     app_port, debugpy_port = free_ports(2)
     cli_tmp = tmp_path_factory.mktemp("devcontainer-cli")
-    env = {k: v for k, v in os.environ.items() if k not in {"UID", "GID", "COMPOSE_FILE"}}
+    env = {k: v for k, v in os.environ.items() if k != "COMPOSE_FILE"}
     env.update(
         TMPDIR=str(cli_tmp),
         # The CLI and compose take the project name from here: never the shared `berth`.
         COMPOSE_PROJECT_NAME=project,
-        # docker-compose.dev.yml: our own tag, a developer's berth:dev stays.
-        BERTH_DEV_IMAGE=tag,
         # compose interpolates the published host ports.
         APP_PORT=str(app_port),
         DEBUGPY_PORT=str(debugpy_port),
@@ -165,7 +162,8 @@ def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) 
             debugpy_port=debugpy_port,
         )
     finally:
-        _teardown(project, [tag, devcontainer_uid_image(workspace)])
+        # compose names the image it builds after the project: <project>-web.
+        _teardown(project, [f"{project}-web", devcontainer_uid_image(workspace)])
 
 
 def test_read_configuration_accepts_the_config(

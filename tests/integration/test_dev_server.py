@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 from dev import debugger
-from tests.support.containers import free_ports, http, wait_for_http
-from tests.support.dap import DebugSession
+from tests.support import editors
+from tests.support.containers import HttpResponse, free_ports, http, wait_for_http
+from tests.support.editors import RECOVERY_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,8 +68,6 @@ def slow():
     return {{"version": VERSION}}
 """
 BREAKPOINT_LINE = 12  # return {"version": VERSION, "doubled": doubled}
-# What a debugger may take to recover, and an edit to be served, whatever the editor did.
-RECOVERY_SECONDS = 5
 
 
 class DevServer:
@@ -79,6 +78,9 @@ class DevServer:
         self.routes = root / "app" / "routes.py"
         self.log_path = root / "server.log"
         self.version = 0
+        # What editors.DebugTarget asks for: the editor's view of the breakpoint.
+        self.breakpoint_file, self.breakpoint_line = self.routes, BREAKPOINT_LINE
+        self.path_mappings = [{"localRoot": str(root), "remoteRoot": str(root)}]
         environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         environ.update(PORT=str(self.port), DEBUGPY_PORT=str(self.debugpy_port), **env)
         with self.log_path.open("wb") as log:
@@ -107,24 +109,11 @@ class DevServer:
         self.routes.write_text(ROUTES.format(version=self.version))
         return self.wait_version(self.version, timeout=within)
 
-    def session(self, **options) -> DebugSession:
-        root = str(self.root)
-        return DebugSession(
-            "127.0.0.1",
-            self.debugpy_port,
-            breakpoints={str(self.routes): [BREAKPOINT_LINE]},
-            path_mappings=[{"localRoot": root, "remoteRoot": root}],
-            **options,
-        )
+    def request(self, number: int = 21) -> HttpResponse:
+        return http("GET", f"{self.url}/double/{number}", timeout=30)
 
-    def hit(self, session: DebugSession, number: int = 21) -> dict:
-        """Request the route; it must stop at the breakpoint, then answer once continued."""
-        hit = session.break_during(lambda: http("GET", f"{self.url}/double/{number}", timeout=30))
-        assert hit.frame["line"] == BREAKPOINT_LINE, hit.frame
-        assert hit.variables["doubled"] == str(2 * number), hit.variables
-        assert not hit.returned_while_stopped, "the request completed while stopped"
-        assert hit.result.status == 200, hit.result
-        return hit.result.json()
+    def kill_adapter(self) -> None:
+        os.kill(self.adapter(), signal.SIGKILL)
 
     def adapter(self) -> int:
         pid = debugger.find_adapter(self.debugpy_port)
@@ -201,16 +190,16 @@ def start_server(project: Path) -> Iterator:
 @pytest.mark.parametrize("start_debugging", [True, False], ids=["startDebugging", "debugpyAttach"])
 def test_breakpoint_hits_in_each_reloaded_child(start_server, start_debugging: bool) -> None:
     server = start_server()
-    with server.session(start_debugging=start_debugging) as session:
-        first_child = session.wait_child(timeout=15)
-        assert session.verified[first_child][0]["verified"], session.verified
-        assert server.hit(session, 21) == {"version": 0, "doubled": 42}
+    with editors.session(server, start_debugging=start_debugging) as session:
+        first = editors.hit(server, session)
+        assert first.variables["doubled"] == "42", first.variables
+        assert first.result.json() == {"version": 0, "doubled": 42}
 
         server.edit()
-        assert server.hit(session, 5) == {"version": 1, "doubled": 10}
+        second = editors.hit(server, session)
+        assert second.result.json() == {"version": 1, "doubled": 42}
 
         announced = [pid for _, pid in session.child_announcements]
-        assert announced[0] == first_child, announced
         assert len(set(announced)) >= 2, announced
         expected = "startDebugging" if start_debugging else "debugpyAttach"
         assert {how for how, _ in session.child_announcements} == {expected}
@@ -240,83 +229,41 @@ def test_reload_survives_a_broken_app_without_debugpy(start_server) -> None:
 
 
 def test_port_checks_on_the_debugger_port_do_not_wedge_it(start_server) -> None:
-    """A port check (``nc -z``), or an editor that gives up before ``initialize``."""
     server = start_server()
-    for _ in range(20):
-        socket.create_connection(("127.0.0.1", server.debugpy_port), timeout=5).close()
-    with socket.create_connection(("127.0.0.1", server.debugpy_port), timeout=5) as half:
-        half.sendall(b"Content-Length: 100\r\n\r\n{")  # and one that stops mid-message
-    with server.session() as session:
-        session.wait_child(timeout=RECOVERY_SECONDS)
-        assert server.hit(session)["version"] == 0
+    editors.port_checks(server)
     assert "restarting the dev server in place" not in server.log(), "the guard did not hold"
 
 
 def test_a_killed_debug_adapter_is_replaced_and_reaped(start_server) -> None:
     server = start_server()
-    for round in range(2):
-        adapter = server.adapter()
-        os.kill(adapter, signal.SIGKILL)
-        seconds = server.edit(within=RECOVERY_SECONDS)
-        print(f"served {seconds:.2f} s after the adapter was killed (round {round + 1})")
-        with server.session() as session:
-            session.wait_child(timeout=RECOVERY_SECONDS)
-            assert server.hit(session)["version"] == server.version
-        assert server.adapter() != adapter
+    adapters = [server.adapter()]
+    for _ in range(2):
+        seconds = editors.adapter_killed(server)
+        print(f"served {seconds:.2f} s after the debug adapter was killed")
+        adapters.append(server.adapter())
+    assert len(set(adapters)) == 3, adapters
     assert server.process.poll() is None, "the dev server itself must stay (restart in place)"
     assert server.log().count("restarting the dev server in place") == 2, server.log()
     assert server.children("Z") == [], "zombies left behind"
 
 
 def test_an_editor_that_vanishes_at_a_breakpoint(start_server) -> None:
-    """The editor's socket closes (no ``disconnect``) while the app is stopped at a breakpoint."""
-    server = start_server()
-    session = server.session()
-    session.start()
-    session.wait_child(timeout=15)
-    request = threading.Thread(
-        target=lambda: http("GET", f"{server.url}/double/3", timeout=30), daemon=True
-    )
-    request.start()
-    session.wait_stopped(timeout=15)
-    session.close(disconnect=False)
-    request.join(timeout=RECOVERY_SECONDS)
-    assert not request.is_alive(), "the request stayed stopped after the editor went away"
-    server.edit()
-    with server.session() as session:
-        session.wait_child(timeout=RECOVERY_SECONDS)
-        assert server.hit(session)["version"] == server.version
+    editors.editor_vanishes_at_a_breakpoint(start_server())
 
 
 def test_a_client_that_does_not_follow_children_does_not_stop_the_app(start_server) -> None:
-    server = start_server()
-    with server.session(follow_children=False) as session:
-        seconds = server.edit(within=RECOVERY_SECONDS)
-        print(f"served {seconds:.2f} s after an edit, editor ignoring the new child")
-        assert session.child_announcements, "the new app process was never announced"
-        assert server.edit(within=RECOVERY_SECONDS) < RECOVERY_SECONDS
-    assert "no editor attached to this app process within" in server.log()
+    seconds = editors.client_ignores_children(start_server())
+    print(f"served {seconds:.2f} s after an edit, with the editor ignoring the new app process")
 
 
 def test_attach_detach_edit_cycles(start_server) -> None:
     server = start_server()
-    for _ in range(3):
-        with server.session() as session:
-            session.wait_child(timeout=RECOVERY_SECONDS)
-            assert server.hit(session)["version"] == server.version
-        server.edit()
+    editors.attach_detach_cycles(server)
     assert "restarting the dev server in place" not in server.log()
 
 
 def test_an_editor_that_reconnects_at_once(start_server) -> None:
-    server = start_server()
-    for _ in range(3):
-        session = server.session()
-        session.start()
-        session.close()
-    with server.session() as session:
-        session.wait_child(timeout=RECOVERY_SECONDS)
-        assert server.hit(session)["version"] == 0
+    editors.reconnects_at_once(start_server())
 
 
 def test_a_wedged_adapter_is_noticed_and_killed(tmp_path) -> None:

@@ -54,15 +54,17 @@ def run(
     cwd: str | os.PathLike[str] | None = None,
     env: dict[str, str] | None = None,
     input: str | None = None,
+    replace_env: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command, capture its output, and fail with that output when it fails."""
+    """Run a command, capture its output, and fail with that output when it fails. ``env`` adds
+    to this process's environment, or with ``replace_env`` is the whole environment."""
     result = subprocess.run(
         [str(a) for a in args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd,
-        env=None if env is None else {**os.environ, **env},
+        env=None if env is None else env if replace_env else {**os.environ, **env},
         input=input,
         check=False,
     )

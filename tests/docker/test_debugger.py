@@ -1,0 +1,51 @@
+"""The debugger in the dev stack under editors that misbehave (tests/support/editors.py): the
+same scenarios as tests/integration/test_dev_server.py, against the dev image on the real engine,
+with an editor on the host attached through the published port.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import editors
+from tests.support.compose import StackTarget, dev_stack, owned_checkout
+from tests.support.containers import unique
+
+
+@pytest.fixture(scope="module")
+def target(docker_engine, tmp_path_factory) -> Iterator[StackTarget]:
+    workspace = owned_checkout(tmp_path_factory.mktemp("debugger") / "berth")
+    with dev_stack(workspace, unique("berth-debugger")) as stack:
+        yield StackTarget(stack)
+    shutil.rmtree(workspace, ignore_errors=True)
+
+
+def test_port_checks_do_not_wedge_the_debugger(target):
+    editors.port_checks(target)
+    assert "restarting the dev server in place" not in target.log()
+
+
+def test_a_killed_debug_adapter_is_replaced(target):
+    seconds = editors.adapter_killed(target)
+    print(f"served {seconds:.2f} s after the debug adapter was killed")
+    assert "restarting the dev server in place" in target.log()
+
+
+def test_an_editor_that_vanishes_at_a_breakpoint(target):
+    editors.editor_vanishes_at_a_breakpoint(target)
+
+
+def test_a_client_that_does_not_follow_children(target):
+    seconds = editors.client_ignores_children(target)
+    print(f"served {seconds:.2f} s after an edit, with the editor ignoring the new app process")
+
+
+def test_attach_detach_edit_cycles(target):
+    editors.attach_detach_cycles(target)
+
+
+def test_an_editor_that_reconnects_at_once(target):
+    editors.reconnects_at_once(target)
