@@ -2,8 +2,9 @@
 
 The figures behind the Kubernetes manifests' resource requests and limits (deploy/k8s/base).
 The prod image runs hardened (read-only root, tmpfs /tmp, no capabilities, a fresh volume on
-/data), published on 127.0.0.1, with gunicorn's defaults (2 gthread workers x 4 threads) and
-again with 4 workers, because memory grows with WEB_CONCURRENCY. Samples come from
+/data, no Docker HEALTHCHECK, as under the kubelet), published on 127.0.0.1, with gunicorn's
+defaults (2 gthread workers x 4 threads) and again with 4 workers, because memory grows with
+WEB_CONCURRENCY. Samples come from
 `docker stats --no-stream` (each call averages CPU over about a second; memory is the cgroup's
 usage less its inactive file cache, which is close to the working set the kubelet evicts on):
 
@@ -31,6 +32,9 @@ MIB = 1024 * 1024
 UNITS = {"B": 1, "KiB": 1024, "MiB": MIB, "GiB": 1024 * MIB, "kB": 1000, "MB": 1e6, "GB": 1e9}
 HARDENED = ("--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL")
 HARDENED += ("--security-opt", "no-new-privileges")
+# The kubelet ignores the image's HEALTHCHECK (its probes are HTTP requests); Docker would start
+# a Python process for it every 10 s, a 0.1-core blip that is not the server's.
+HARDENED += ("--no-healthcheck",)
 WORKERS = (2, 4)
 IDLE_SAMPLES = 5
 

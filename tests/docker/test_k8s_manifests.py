@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from tests.support.containers import describe, docker, http
+from tests.support.containers import describe, docker, http, wait_for_http
+from tests.support.dap import DapClient, initialize_arguments
 from tests.support.kube import (
     K8S,
     SERVING,
@@ -46,6 +47,9 @@ OVERLAYS = kustomizations("overlays")
 COMPONENTS = kustomizations("components")
 # Each overlay alone, and with every optional component switched on.
 VARIANTS = [*OVERLAYS, *(f"{o}+{'+'.join(COMPONENTS)}" for o in OVERLAYS if COMPONENTS)]
+# deploy/k8s/dev, for dev loops against a cluster: rendered and validated like the overlays,
+# but it relaxes the policy on purpose (see test_dev_relaxes_only_what_debugging_needs).
+DEV = "dev"
 # The oldest Kubernetes the manifests support (the preStop `sleep` action is on by default from
 # 1.30), one in the middle, and the newest whose schemas kubernetes-validate ships.
 VERSIONS = ("1.30.0", "1.34.0", "1.37.0")
@@ -57,6 +61,8 @@ SECRETS = {"berth-database": {"DATABASE_URL": "mysql+pymysql://berth:unused@db.i
 
 
 def render_variant(variant: str, workdir) -> list[dict]:
+    if variant == DEV:
+        return render(K8S / DEV)
     overlay, *components = variant.split("+")
     if not components:
         return render(K8S / "overlays" / overlay)
@@ -100,7 +106,7 @@ def test_there_are_overlays_to_check():
     assert "ingress" in COMPONENTS, COMPONENTS
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", [*VARIANTS, DEV])
 def test_renders(variant, tmp_path):
     objects = render_variant(variant, tmp_path)
     kinds = [obj["kind"] for obj in objects]
@@ -172,7 +178,7 @@ def test_scaled_has_replicas_a_budget_an_autoscaler_and_a_migration():
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", [*VARIANTS, DEV])
 def test_validates_strictly(variant, version, tmp_path):
     objects = render_variant(variant, tmp_path)
     errors = [e for obj in objects if (e := schema_errors(obj, version))]
@@ -417,3 +423,44 @@ def test_a_claim_without_fs_group_is_not_writable(prod_image):
     assert state["Running"] is False, state
     assert code == str(state["ExitCode"]) != "0", state
     assert "DATA_DIR '/data' is not a writable folder" in logs.stdout + logs.stderr, describe(logs)
+
+
+# -- the dev loop against a cluster ------------------------------------------------------------
+
+
+def test_dev_relaxes_only_what_debugging_needs():
+    assert sorted(policy_violations(render(K8S / DEV))) == [
+        "Deployment/berth container berth: no livenessProbe",
+        "Deployment/berth container berth: readOnlyRootFilesystem is not true",
+    ]
+
+
+def test_dev_pod_serves_reloads_synced_code_and_debugs(dev_image):
+    """The dev image run as deploy/k8s/dev's pod spec says: probes pass, a file written into
+    /app as the container's user (what Skaffold, Tilt and DevSpace sync does) is served after
+    the reload, and debugpy answers a debugger's first request on its port."""
+    objects = render(K8S / DEV)
+    [(_, pod, container)] = list(serving(objects))
+    user = docker("run", "--rm", "--network", "none", "--entrypoint", "id", dev_image, "-u")
+    group = docker("run", "--rm", "--network", "none", "--entrypoint", "id", dev_image, "-g")
+    assert str(security(pod, container, "runAsUser")) == user.stdout.strip()
+    assert str(security(pod, container, "runAsGroup")) == group.stdout.strip()
+    env = pod_env(container, objects, SECRETS)
+    with run_as_pod(dev_image, pod, container, env) as started:
+        until_probe_succeeds(container["startupProbe"], container, started)
+        answer = http_probe(container["readinessProbe"], container, started.ports)
+        assert answer.ok, answer
+        base = f"http://127.0.0.1:{started.ports[container_port(container, 'http')]}"
+        marker = f"synced {time.time_ns()}"
+        source = docker("exec", started.name, "cat", "/app/app/health.py").stdout
+        assert "berth: a small JSON notes service" in source
+        edited = source.replace("berth: a small JSON notes service", marker)
+        docker("exec", "-i", started.name, "sh", "-c", "cat > /app/app/health.py", input=edited)
+        wait_for_http(f"{base}/", timeout=20, body_contains=marker.encode())
+        debugpy = started.ports[container_port(container, "debugpy")]
+        client = DapClient.connect("127.0.0.1", debugpy, timeout=10)
+        try:
+            capabilities = client.request("initialize", **initialize_arguments())
+        finally:
+            client.close()
+        assert capabilities.get("supportsConfigurationDoneRequest"), capabilities
