@@ -1,6 +1,6 @@
 """Run the benchmarks against the real Docker engine and print a markdown table.
 
-    scripts/bench                     every figure (about 6 minutes on 2 cores)
+    scripts/bench                     every figure (about 7 minutes on 2 cores)
     scripts/bench reload stop         only these figures
     scripts/bench --quick             fewer rounds (about 2 minutes); for a smoke run
     scripts/bench --repeat 10         this many rounds for every figure
