@@ -3,8 +3,9 @@ versions, pass the policy a reviewer would check, agree with the prod image as b
 image really runs and answers its probes when started the way the pod spec says.
 
 No cluster runs here. These tests live under tests/docker because they need host tools that the
-dev container lacks (kubectl, the Docker engine, kubernetes-validate from requirements-ci.txt):
-the `docker` marker keeps them out of plain `pytest` and scripts/test selects them.
+dev container lacks (the Docker engine; kubectl and kubernetes-validate from
+requirements-ci.txt): the `docker` marker keeps them out of plain `pytest`, scripts/test selects
+them.
 """
 
 from __future__ import annotations

