@@ -1,13 +1,14 @@
 """Run the benchmarks against the real Docker engine and print a markdown table.
 
-    scripts/bench                     every figure (about 6 minutes on 2 cores)
+    scripts/bench                     every figure (about 7 minutes on 2 cores)
     scripts/bench reload stop         only these figures
     scripts/bench --quick             fewer rounds (about 2 minutes); for a smoke run
     scripts/bench --repeat 10         this many rounds for every figure
 
-Figures: reload, rebuild, deps, size, up, stop, load (docs/benchmarks.md explains each). The
-results, with every sample, also go to bench/results/<UTC time>.json (gitignored). The targets
-are compared, not asserted: the exit status is non-zero only when a figure could not run.
+Figures: reload, rebuild, deps, size, up, stop, load, resources (docs/benchmarks.md explains
+each). The results, with every sample, also go to bench/results/<UTC time>.json (gitignored).
+The targets are compared, not asserted: the exit status is non-zero only when a figure could
+not run.
 Builds need the extra CA bundle behind a TLS-intercepting proxy: EXTRA_CA_BUNDLE=/path/to.pem.
 """
 
@@ -32,6 +33,7 @@ from .common import Context, FigureResult, Options, image_size, log, markdown_ta
 from .load import run_load
 from .rebuild import run_deps, run_rebuild
 from .reload import run_reload
+from .resources import run_resources
 from .sizes import BASE, run_sizes
 from .startup import run_up
 from .stop import run_stop
@@ -44,6 +46,7 @@ FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
     "up": ("compose up / devcontainer up until serving", run_up),
     "stop": ("docker stop of the prod container", run_stop),
     "load": ("throughput and latency: gunicorn vs Flask dev server", run_load),
+    "resources": ("CPU and memory of prod, idle and under load (Kubernetes sizing)", run_resources),
 }
 
 

@@ -66,3 +66,19 @@ def test_pin_change_matches_the_lock_file():
     assert "blinker==1.9.0" not in changed
     # Only the blinker block changed: every other line is still there.
     assert len(changed.splitlines()) == len(text.splitlines()) - 1
+
+
+def test_docker_stats_line_gives_cores_and_mib():
+    from bench.resources import parse_stats
+
+    assert parse_stats("135.20% 57.3MiB / 23.47GiB") == pytest.approx((1.352, 57.3))
+    assert parse_stats("0.05% 1.5GiB / 2GiB") == pytest.approx((0.0005, 1536))
+    assert parse_stats("1.00% 512KiB / 1GiB") == pytest.approx((0.01, 0.5))
+
+
+@pytest.mark.parametrize("line", ["", "--% -- / --", "12% 3XB / 4GiB"])
+def test_docker_stats_line_rejects_what_it_cannot_read(line):
+    from bench.resources import parse_stats
+
+    with pytest.raises(ValueError, match="unexpected docker stats line"):
+        parse_stats(line)

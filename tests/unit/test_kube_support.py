@@ -1,0 +1,49 @@
+"""The Kubernetes helpers' pure parts (tests/support/kube.py): quantities, image references and
+the command a container runs. No kubectl or Docker needed."""
+
+import pytest
+
+from tests.support.kube import effective_command, image_tag, quantity, under
+
+IMAGE = {"Entrypoint": None, "Cmd": ["gunicorn", "--config", "/app/gunicorn.conf.py"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("192Mi", 192 * 2**20), ("1Gi", 2**30), ("1500m", 1.5), ("2", 2), ("250m", 0.25)],
+)
+def test_quantity(text, value):
+    assert quantity(text) == pytest.approx(value)
+
+
+def test_quantity_refuses_what_it_does_not_read():
+    with pytest.raises(AssertionError, match="not a quantity"):
+        quantity("1.5e3x")
+
+
+@pytest.mark.parametrize(
+    ("image", "tag"),
+    [
+        ("registry.example.com/berth:0.1.0", "0.1.0"),
+        ("registry.example.com:5000/berth", None),
+        ("berth", None),
+        ("berth:latest", "latest"),
+        ("berth@sha256:abc", "sha256:abc"),
+    ],
+)
+def test_image_tag(image, tag):
+    assert image_tag(image) == tag
+
+
+def test_command_and_args_follow_kubernetes_rules():
+    assert effective_command({}, IMAGE) == IMAGE["Cmd"]
+    assert effective_command({"args": ["--version"]}, IMAGE) == ["--version"]
+    assert effective_command({"command": ["flask"]}, IMAGE) == ["flask"]
+    with_entrypoint = {"Entrypoint": ["tini", "--"], "Cmd": ["serve"]}
+    assert effective_command({"args": ["x"]}, with_entrypoint) == ["tini", "--", "x"]
+
+
+def test_under_means_the_path_or_below_it():
+    assert under("/data", ["/data"])
+    assert under("/data/notes.sqlite3", ["/tmp", "/data"])
+    assert not under("/database", ["/data"])
