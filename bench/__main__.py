@@ -5,8 +5,9 @@
     scripts/bench --quick             fewer rounds (about 2 minutes); for a smoke run
     scripts/bench --repeat 10         this many rounds for every figure
 
-Figures: reload, rebuild, deps, size, up, stop, load, resources (docs/benchmarks.md explains
-each). The results, with every sample, also go to bench/results/<UTC time>.json (gitignored).
+Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger (docs/benchmarks.md
+explains each). The results, with every sample, also go to bench/results/<UTC time>.json
+(gitignored).
 The targets are compared, not asserted: the exit status is non-zero only when a figure could
 not run.
 Builds need the extra CA bundle behind a TLS-intercepting proxy: EXTRA_CA_BUNDLE=/path/to.pem.
@@ -30,6 +31,7 @@ from pathlib import Path
 from tests.support.containers import ROOT, extra_ca_bundle, find_tool, run
 
 from .common import Context, FigureResult, Options, image_size, log, markdown_table
+from .debugger import run_debugger
 from .load import run_load
 from .rebuild import run_deps, run_rebuild
 from .reload import run_reload
@@ -47,6 +49,7 @@ FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
     "stop": ("docker stop of the prod container", run_stop),
     "load": ("throughput and latency: gunicorn vs Flask dev server", run_load),
     "resources": ("CPU and memory of prod, idle and under load (Kubernetes sizing)", run_resources),
+    "debugger": ("attach after port checks and after the debug adapter dies", run_debugger),
 }
 
 

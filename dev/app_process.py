@@ -1,6 +1,9 @@
 """The process that serves the app: Werkzeug's server on the dev server's socket, and Werkzeug's
 file watcher, which ends this process with exit code 3 on a change so that the dev server
-(``dev.supervisor``) starts a new one.
+(``dev.supervisor``) lets the next one serve.
+
+Each starts as a standby: it imports the libraries, then waits for the dev server's word before
+it imports the app, so that a reload only costs importing the app itself.
 """
 
 from __future__ import annotations
@@ -35,14 +38,19 @@ DRAIN_TIMEOUT = 1.0  # seconds requests in progress get to finish before a reloa
 
 
 def serve(settings: Settings, root: Path) -> None:
-    from dev import debugger
-
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    debugger.wait_for_prewarm()
+    debugger = sys.modules.get("dev.debugger")  # loaded by pydevd's preimport, if debugging
+    if debugger is not None:
+        debugger.wait_for_prewarm()
     _exit_when_orphaned()
-    app = InFlight(load_app(settings.flask_debug))
+    import flask  # noqa: F401 - for the app, before the wait
     from werkzeug.serving import run_simple
+
+    go = os.environ.pop("BERTH_STANDBY_FD", None)
+    if go is not None and not os.read(int(go), 1):
+        exit_now(0)  # the dev server is gone
+    app = InFlight(load_app(settings.flask_debug))
 
     try:
         run_simple(

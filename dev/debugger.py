@@ -154,8 +154,7 @@ def _prewarm() -> None:
 def wait_for_prewarm(timeout: float = 10) -> None:
     """The app process calls this before its own imports: the same packages imported in two
     threads at once can fail (KeyError from importlib, seen with werkzeug)."""
-    if "dev.pydevd_preimport" in sys.modules:
-        _prewarmed.wait(timeout)
+    _prewarmed.wait(timeout)
 
 
 def _run_if_unclaimed() -> None:

@@ -9,11 +9,9 @@ bug is, and the text of an upstream report, is in docs/debugger.md.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import socket
 import sys
 from collections.abc import Callable
-from importlib import metadata
 
 TESTED_WITH = "1.8.22"
 
@@ -54,6 +52,8 @@ def _internals() -> dict[str, Callable[[], object]]:
         return main
 
     def ready_to_run():
+        import inspect
+
         import debugpy._vendored.force_pydevd  # noqa: F401
         import pydevd
 
@@ -74,6 +74,8 @@ def _internals() -> dict[str, Callable[[], object]]:
 
 def stale() -> list[str]:
     """Why these fixes may no longer fit the installed debugpy; empty when they do."""
+    from importlib import metadata
+
     problems = []
     version = metadata.version("debugpy")
     if version != TESTED_WITH:

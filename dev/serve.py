@@ -15,9 +15,11 @@ from dev import exit_now
 from dev.settings import SettingError, from_environ
 
 
-def command() -> list[str]:
-    """How each dev server process runs: pydevd needs frozen modules off to see every file."""
-    return [sys.executable, "-Xfrozen_modules=off", "-m", "dev.serve"]
+def command(debugging: bool) -> list[str]:
+    """How each dev server process runs: pydevd needs frozen modules off to see every file
+    (without the debugger they stay on: they import faster)."""
+    frozen = ["-Xfrozen_modules=off"] if debugging else []
+    return [sys.executable, *frozen, "-m", "dev.serve"]
 
 
 def main() -> None:
@@ -32,13 +34,13 @@ def main() -> None:
 
         app_process.serve(settings, root)
         return
-    if sys._xoptions.get("frozen_modules") != "off":
-        os.execv(sys.executable, command())  # noqa: S606 - the same interpreter, once
+    if settings.debugpy and sys._xoptions.get("frozen_modules") != "off":
+        os.execv(sys.executable, command(True))  # noqa: S606 - the same interpreter, once
     from dev.debugger import Debugger
     from dev.supervisor import Supervisor
 
     debugger = Debugger(settings.debugpy_port, root) if settings.debugpy else None
-    Supervisor(settings, root, command(), debugger).run()
+    Supervisor(settings, root, command(settings.debugpy), debugger).run()
 
 
 if __name__ == "__main__":

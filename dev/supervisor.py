@@ -2,8 +2,10 @@
 child process (``dev.app_process``), and starts a new one after every reload.
 
 It never serves a request itself, so nothing the app or an editor does can take it down:
-- a reload: the app process exits with ``RELOAD_EXIT``; a new one starts on the same socket,
-  so requests made meanwhile wait in the backlog instead of failing;
+- a reload: the app process exits with ``RELOAD_EXIT`` and the standby takes over: a next app
+  process, started while the last one served, with its libraries imported (and, when an editor
+  is attached, already attached to it), waiting to import the app. All share one socket, so
+  requests made meanwhile wait in the backlog instead of failing;
 - an app process that dies any other way (a crash, ``os._exit``): it waits for the next edit;
 - a debug adapter that exits or stops accepting editors: it restarts itself in place (same
   PID, same HTTP socket) with a fresh ``debugpy.listen``, which a process can only call once;
@@ -31,6 +33,9 @@ from dev.settings import Settings
 
 RELOAD_EXIT = 3  # Werkzeug's reloader ends the app process with 3 when a file changed
 HTTP_FD_ENV = "BERTH_HTTP_FD"  # the HTTP socket, kept across a restart in place
+STANDBY_FD_ENV = "BERTH_STANDBY_FD"  # a standby app process starts serving when this pipe speaks
+# The standby starts this long after an app process, so that it does not slow that one's start.
+STANDBY_DELAY = 0.5
 STOP_TIMEOUT = 1.5  # seconds an app process gets to finish after SIGTERM
 # The real os.execv: once debugpy listens, pydevd replaces it to inject itself into new programs.
 _execv = os.execv
@@ -45,7 +50,8 @@ class Supervisor:
         self.command = list(command)
         self.debugger = debugger
         self.sock: socket.socket | None = None
-        self.child: subprocess.Popen | None = None
+        self.child: AppProcess | None = None
+        self.standby: AppProcess | None = None
         self.stopping = False
         self.trouble: str | None = None
         self._wake_r, self._wake_w = os.pipe()
@@ -67,14 +73,28 @@ class Supervisor:
             self.debugger.wait_for_client()
             say("debugger attached")
         while True:
-            self.child = self._start_app()
-            self._wait(lambda: self.child.returncode is not None)
+            self._serve_next()
+            self._wait(self.child.exited, timeout=STANDBY_DELAY)
+            if not self.child.exited() and self.standby is None:
+                self.standby = self._start_app()
+            self._wait(self.child.exited)
             self._stop_or_restart()
             code = self.child.returncode
             if code != RELOAD_EXIT:
                 say(f"app process exited with {code}; waiting for a file change to restart")
                 self._wait(changed_since(snapshot(self.root), self.root), poll=0.5)
                 self._stop_or_restart()
+
+    def _serve_next(self) -> None:
+        """The standby starts serving; without a (live) one, a new app process does."""
+        standby, self.standby = self.standby, None
+        if standby is not None and standby.exited():
+            standby.activate()  # it died waiting: this only closes its pipe
+            standby = None
+        if standby is None:
+            standby = self._start_app()
+        self.child = standby
+        standby.activate()
 
     def _banner(self) -> str:
         s = self.settings
@@ -87,11 +107,16 @@ class Supervisor:
             f"reloader {reloader} (interval {s.reload_interval:g}s), root {self.root}"
         )
 
-    def _start_app(self) -> subprocess.Popen:
+    def _start_app(self) -> AppProcess:
         fd = self.sock.fileno()
+        go_r, go_w = os.pipe()
         env = {k: v for k, v in os.environ.items() if k != HTTP_FD_ENV}
-        env.update(WERKZEUG_RUN_MAIN="true", WERKZEUG_SERVER_FD=str(fd))
-        return subprocess.Popen(self.command, env=env, pass_fds=(fd,))  # noqa: S603
+        env.update(WERKZEUG_RUN_MAIN="true", WERKZEUG_SERVER_FD=str(fd), BERTH_STANDBY_FD=str(go_r))
+        try:
+            popen = subprocess.Popen(self.command, env=env, pass_fds=(fd, go_r))  # noqa: S603
+        finally:
+            os.close(go_r)
+        return AppProcess(popen, go_w)
 
     # -- waiting: child exits, signals and the debugger watch all wake the same pipe ---------------
 
@@ -135,8 +160,9 @@ class Supervisor:
                 return
             if pid == 0:
                 return
-            if self.child is not None and pid == self.child.pid:
-                self.child.returncode = os.waitstatus_to_exitcode(status)
+            app = next((a for a in (self.child, self.standby) if a and a.popen.pid == pid), None)
+            if app is not None:
+                app.popen.returncode = os.waitstatus_to_exitcode(status)
             elif self.debugger is not None and pid == self.debugger.adapter_pid:
                 self.trouble = self.trouble or "the debug adapter exited"
 
@@ -163,14 +189,37 @@ class Supervisor:
             _execv(self.command[0], self.command)
 
     def _stop_app(self) -> None:
-        """SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT."""
-        child = self.child
-        for send in (child.terminate, child.kill):
-            if child.returncode is not None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                send()
-            self._wait(lambda: child.returncode is not None, STOP_TIMEOUT, interruptible=False)
+        """The app process and the standby: SIGTERM, then SIGKILL if they have not exited
+        within STOP_TIMEOUT."""
+        apps = [a for a in (self.child, self.standby) if a is not None]
+        for send in ("terminate", "kill"):
+            for app in apps:
+                if not app.exited():
+                    with contextlib.suppress(ProcessLookupError):
+                        getattr(app.popen, send)()
+            self._wait(lambda: all(a.exited() for a in apps), STOP_TIMEOUT, interruptible=False)
+
+
+class AppProcess:
+    """An app process, and the pipe that tells it to start serving (``dev.app_process``)."""
+
+    def __init__(self, popen: subprocess.Popen, go: int) -> None:
+        self.popen = popen
+        self._go: int | None = go
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def exited(self) -> bool:
+        return self.popen.returncode is not None
+
+    def activate(self) -> None:
+        if self._go is not None:
+            with contextlib.suppress(OSError):  # it died: the supervisor's loop will see it
+                os.write(self._go, b"1")
+            os.close(self._go)
+            self._go = None
 
 
 def become_subreaper() -> None:

@@ -296,6 +296,7 @@ class DebugSession:
         self._follower = threading.Thread(target=self._follow, name="dap-follower", daemon=True)
         self._lock = threading.Lock()
         self._attaching: list[threading.Thread] = []
+        self._given_up: set[int] = set()  # children whose attach failed or that have gone
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -400,6 +401,7 @@ class DebugSession:
             )
         except DapError as exc:
             self.errors.append(str(exc))
+            self._given_up.add(sub_pid)
             return
         child.on_event = self._on_child_event
         with self._lock:
@@ -410,6 +412,7 @@ class DebugSession:
                 self.verified[sub_pid] = verified
         except Exception as exc:  # keep following later children; the test sees .errors
             self.errors.append(f"attach to subprocess {sub_pid}: {exc!r}")
+            self._given_up.add(sub_pid)
             child.close()
 
     def _reap_children(self) -> None:
@@ -417,16 +420,23 @@ class DebugSession:
             gone = [pid for pid, c in self.children.items() if c.closed]
             for pid in gone:
                 del self.children[pid]
+                self._given_up.add(pid)
 
     # -- stepping --------------------------------------------------------------------------------
 
     def wait_child(self, timeout: float | None = None) -> int:
-        """Wait until some child is attached and configured; return its subProcessId."""
+        """Wait until every announced child that is still there is attached and configured (the
+        app process and its standby); return the newest one's subProcessId."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while time.monotonic() < deadline:
             with self._lock:
                 ready = [pid for pid in self.children if pid in self.verified]
-            if ready:
+                pending = [
+                    pid
+                    for _, pid in self.child_announcements
+                    if pid not in self.verified and pid not in self._given_up
+                ]
+            if ready and not pending:
                 return ready[-1]
             time.sleep(0.02)
         raise DapError(f"no child attached in {timeout or self.timeout}s; errors: {self.errors}")
