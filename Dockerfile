@@ -80,10 +80,9 @@ RUN groupadd -g 1000 app \
 # The venv belongs to `app`, so `pip install` works in the container without root.
 COPY --link --from=dev-deps --chown=1000:1000 /opt/venv /opt/venv
 
-# Flask's debug mode for the dev server; `pytest` in the container runs the unit tests (the
-# integration and container tests run from the host: scripts/test).
-ENV FLASK_DEBUG=1 \
-    PYTEST_ADDOPTS="-m 'not docker and not integration'"
+# `pytest` in the container runs the unit tests (the integration and container tests run from
+# the host: scripts/test).
+ENV PYTEST_ADDOPTS="-m 'not docker and not integration'"
 
 # The entrypoint adopts the checkout's owner and trusts the optional CA bundle at run time.
 COPY --link --chmod=0755 docker/dev-entrypoint.sh /usr/local/bin/dev-entrypoint

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.containers import ROOT, build, docker, extra_ca_bundle, run, unique
+from tools.harness.commands import run, unique
+from tools.harness.docker import build, docker, extra_ca_bundle
+from tools.harness.project import ROOT
 
 
 def pytest_collection_modifyitems(items):

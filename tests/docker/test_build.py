@@ -7,17 +7,9 @@ import re
 import tarfile
 from pathlib import Path
 
-from tests.support.containers import (
-    ROOT,
-    BuildStep,
-    build,
-    build_steps,
-    copy_project,
-    docker,
-    host_tool,
-    run,
-    unique,
-)
+from tools.harness.commands import host_tool, run, unique
+from tools.harness.docker import BuildStep, build, build_steps, docker
+from tools.harness.project import ROOT, copy_project
 
 
 def state_of(steps: dict[str, BuildStep], pattern: str) -> str:

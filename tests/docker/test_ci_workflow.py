@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tests.support.containers import ROOT, host_tool, run
+from tools.harness.commands import host_tool, run
+from tools.harness.project import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 

@@ -2,7 +2,7 @@
 Specification's JSON schema, and the resolved config publishes both ports on 127.0.0.1 only.
 
 Neither tool needs the engine (only the docker CLI with Compose v2, and check-jsonschema from
-requirements-ci.txt); each check is also run on a broken copy, so a tool that silently accepted
+tools/requirements.txt); each check is also run on a broken copy, so a tool that silently accepted
 everything would fail here.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.containers import ROOT, host_tool, run
+from tools.harness.commands import host_tool, run
+from tools.harness.project import ROOT
 
 COMPOSE_FILE = ROOT / "docker-compose.dev.yml"
 

@@ -1,4 +1,4 @@
-"""The debugger in the dev stack under editors that misbehave (tests/support/editors.py): the
+"""The debugger in the dev stack under editors that misbehave (tools/harness/editors.py): the
 same scenarios as tests/integration/test_dev_server.py, against the dev image on the real engine,
 with an editor on the host attached through the published port.
 """
@@ -10,16 +10,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import editors
-from tests.support.compose import StackTarget, dev_stack, owned_checkout
-from tests.support.containers import unique
+from tools.harness import editors
+from tools.harness.commands import unique
+from tools.harness.compose import dev_stack
+from tools.harness.editors import ServiceTarget
+from tools.harness.project import owned_checkout
 
 
 @pytest.fixture(scope="module")
-def target(docker_engine, tmp_path_factory) -> Iterator[StackTarget]:
+def target(docker_engine, tmp_path_factory) -> Iterator[ServiceTarget]:
     workspace = owned_checkout(tmp_path_factory.mktemp("debugger") / "berth")
     with dev_stack(workspace, unique("berth-debugger")) as stack:
-        yield StackTarget(stack)
+        yield stack.target()
     shutil.rmtree(workspace, ignore_errors=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.support.containers import container, docker, wait_for_health
+from tools.harness.docker import container, docker, wait_for_health
 
 TOOLS = ("debugpy", "watchdog", "pytest", "ruff", "pip")
 

@@ -27,23 +27,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import editors
-from tests.support.compose import (
-    ComposeStack,
-    StackTarget,
-    dev_stack,
-    edit_landing_page,
-    owned_checkout,
-)
-from tests.support.containers import (
-    copy_project,
-    describe,
-    docker,
-    http,
-    inspect,
-    unique,
-    wait_for_http,
-)
+from tools.harness import editors
+from tools.harness.commands import describe, unique
+from tools.harness.compose import ComposeStack, dev_stack
+from tools.harness.docker import docker, inspect
+from tools.harness.editors import ServiceTarget
+from tools.harness.net import http, wait_for_http
+from tools.harness.project import copy_project, edit_landing_page, owned_checkout
 
 OTHER_ID = 1234
 # How long a saved file may take to be served (docs/benchmarks.md has the real figures).
@@ -79,8 +69,8 @@ def _assert_reloads(stack: ComposeStack, label: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def target(stack) -> StackTarget:
-    return StackTarget(stack)
+def target(stack) -> ServiceTarget:
+    return stack.target()
 
 
 # -- the stack as it comes up ---------------------------------------------------------------------
@@ -90,7 +80,7 @@ def test_healthcheck_reports_healthy(stack):
     print(f"up --build --wait: {stack.up_seconds:.1f} s")
     container = stack.container()
     assert inspect(container, "{{.State.Health.Status}}") == "healthy"
-    # The compose healthcheck, not only the image's: same command, the compose timings.
+    # The image's healthcheck (compose adds none of its own).
     health = json.loads(inspect(container, "{{json .Config.Healthcheck}}"))
     assert health["Test"] == ["CMD", "healthcheck"], health
     assert http("GET", stack.url + "/healthz").json() == {"status": "ok"}

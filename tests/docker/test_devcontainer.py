@@ -1,13 +1,12 @@
 """The dev container (.devcontainer/) through the real Dev Containers CLI on the real engine.
 
-One `devcontainer up` serves the whole module: a throwaway copy of the project, its own compose
-project name (so its own image) and free ports on 127.0.0.1, all removed afterwards. Against it: the
-tools run by `devcontainer exec` as the non-root remote user in /app with the venv's Python, the
-app answers on its published port, a host edit reloads it, and a debugger session built from
-.vscode/launch.json stops at a breakpoint in a route served by the reloader's child.
-
-The CLI is the one pinned in package.json, from node_modules/.bin (`npm ci`; scripts/test does
-it). Without it the module fails, like the other container tests do without an engine.
+One `devcontainer up` serves the whole module (tools/harness/devcontainer.py): a throwaway copy
+of the project, its own compose project (so its own image) and free ports on 127.0.0.1, all
+removed afterwards. Against it: the tools run by `devcontainer exec` as the non-root remote
+user in /app with the venv's Python, the app answers on its published port, a host edit
+reloads it, and a debugger session built from .vscode/launch.json stops at a breakpoint in the
+app process. Without the pinned CLI the module fails, as the container tests do without an
+engine.
 """
 
 from __future__ import annotations
@@ -15,99 +14,29 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.containers import (
-    ROOT,
-    chown_tree,
-    compose_down,
-    compose_project_images,
-    copy_project,
-    describe,
-    devcontainer_uid_image,
-    docker,
-    find_tool,
-    free_ports,
-    http,
-    published_port,
-    unique,
-    wait_for_http,
-)
-from tests.support.dap import DebugSession
+from tools.harness import editors
+from tools.harness.commands import describe
+from tools.harness.devcontainer import DevContainer, find_cli
+from tools.harness.docker import docker, published_port
+from tools.harness.net import http, wait_for_http
+from tools.harness.project import LANDING_FILE, chown_tree, copy_project, edit_landing_page
 
-CLI_PIN = json.loads((ROOT / "package.json").read_text())["devDependencies"]["@devcontainers/cli"]
-# The image's user and its ids when nothing remaps them (Dockerfile ARG UID/GID defaults).
+# The image's user and its ids when nothing remaps them (the Dockerfile's dev user).
 REMOTE_USER, IMAGE_UID = "app", 1000
 ATTACH_CONFIG = "Attach to berth (container)"
 
 
 @pytest.fixture(scope="module")
 def devcontainer_cli() -> str:
-    cli = find_tool("devcontainer")
+    cli, problem = find_cli()
     if cli is None:
-        pytest.fail(
-            "the Dev Containers CLI is missing: run `npm ci` in the project root (scripts/test "
-            "does) so that node_modules/.bin/devcontainer exists",
-            pytrace=False,
-        )
-    version = subprocess.run(
-        [cli, "--version"], capture_output=True, text=True, timeout=60, check=False
-    ).stdout.strip()
-    if version != CLI_PIN:
-        pytest.fail(
-            f"{cli} is version {version!r}, package.json pins {CLI_PIN}: run `npm ci`",
-            pytrace=False,
-        )
+        pytest.fail(problem, pytrace=False)
     return cli
-
-
-@dataclass
-class DevContainer:
-    cli: str
-    workspace: Path  # the host copy, bind-mounted at /app
-    env: dict[str, str]  # the CLI's environment
-    project: str  # compose project name
-    up: dict  # `devcontainer up`'s JSON result
-    up_seconds: float
-    app_port: int
-    debugpy_port: int
-
-    def cli_run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.cli, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=self.env,
-            check=False,
-        )
-
-    def exec(self, *command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """`devcontainer exec` in the workspace, as the remote user (like a VS Code terminal)."""
-        return self.cli_run(
-            "exec", "--workspace-folder", str(self.workspace), *command, timeout=timeout
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.app_port}"
-
-    def container(self) -> str:
-        return self.up["containerId"]
-
-
-def _teardown(project: str, images: list[str]) -> None:
-    images = [*images, *compose_project_images(project)]
-    compose_down(project)
-    for image in dict.fromkeys(i for i in images if i):
-        docker("image", "rm", "-f", image, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -125,60 +54,19 @@ def workspace(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def dev_container(docker_engine, devcontainer_cli, workspace, tmp_path_factory) -> Iterator:
-    project = unique("berth-devcontainer")
-    app_port, debugpy_port = free_ports(2)
-    cli_tmp = tmp_path_factory.mktemp("devcontainer-cli")
-    env = {k: v for k, v in os.environ.items() if k != "COMPOSE_FILE"}
-    env.update(
-        TMPDIR=str(cli_tmp),
-        # The CLI and compose take the project name from here: never the shared `berth`.
-        COMPOSE_PROJECT_NAME=project,
-        # compose interpolates the published host ports.
-        APP_PORT=str(app_port),
-        DEBUGPY_PORT=str(debugpy_port),
-    )
+    container = DevContainer(devcontainer_cli, workspace, tmp_path_factory.mktemp("cli"))
     try:
-        start = time.monotonic()
-        result = subprocess.run(
-            [devcontainer_cli, "up", "--workspace-folder", str(workspace)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            env=env,
-            check=False,
-        )
-        seconds = time.monotonic() - start
-        lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-        assert result.returncode == 0, f"devcontainer up failed: {describe(result)}"
-        assert lines, f"devcontainer up printed no JSON result: {describe(result)}"
-        yield DevContainer(
-            cli=devcontainer_cli,
-            workspace=workspace,
-            env=env,
-            project=project,
-            up=json.loads(lines[-1]),
-            up_seconds=seconds,
-            app_port=app_port,
-            debugpy_port=debugpy_port,
-        )
+        container.up_seconds, _ = container.up()
+        yield container
     finally:
-        # compose names the image it builds after the project: <project>-web.
-        _teardown(project, [f"{project}-web", devcontainer_uid_image(workspace)])
+        container.down()
+        container.remove_images()
 
 
 def test_read_configuration_accepts_the_config(
     docker_engine, devcontainer_cli, workspace, tmp_path
 ):
-    result = subprocess.run(
-        [devcontainer_cli, "read-configuration", "--workspace-folder", str(workspace)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        check=False,
-    )
-    assert result.returncode == 0, describe(result)
-    answer = json.loads(result.stdout)
+    answer = DevContainer(devcontainer_cli, workspace, tmp_path).read_configuration()
     config = answer["configuration"]
     assert config["service"] == "web"
     assert config["workspaceFolder"] == "/app"
@@ -188,12 +76,15 @@ def test_read_configuration_accepts_the_config(
     assert config["updateRemoteUserUID"] is True
     assert config["overrideCommand"] is False
     assert config["shutdownAction"] == "stopCompose"
+    # The checks run where a Codespaces prebuild runs them too.
+    assert "onCreateCommand" in config
+    assert "postCreateCommand" not in config
     extensions = config["customizations"]["vscode"]["extensions"]
     assert {"ms-python.python", "ms-python.debugpy", "charliermarsh.ruff"} <= set(extensions)
 
 
 def test_up_succeeds_in_its_own_compose_project(dev_container):
-    up = dev_container.up
+    up = dev_container.result
     print(f"devcontainer up: {dev_container.up_seconds:.1f} s")
     assert up["outcome"] == "success", up
     assert up["remoteUser"] == REMOTE_USER
@@ -211,7 +102,7 @@ def test_workspace_folder_is_the_bind_mounted_project(dev_container):
         docker("inspect", "--format", "{{json .Mounts}}", dev_container.container()).stdout
     )
     binds = {m["Destination"]: m["Source"] for m in mounts if m["Type"] == "bind"}
-    assert binds.get(dev_container.up["remoteWorkspaceFolder"]) == str(dev_container.workspace)
+    assert binds.get(dev_container.result["remoteWorkspaceFolder"]) == str(dev_container.workspace)
 
 
 def test_exec_runs_as_the_non_root_user_in_the_workspace_with_the_venv(dev_container):
@@ -259,18 +150,13 @@ def test_app_answers_on_its_loopback_port(dev_container):
 
 
 def test_host_edit_reloads_the_app(dev_container):
-    health = dev_container.workspace / "app" / "health.py"
-    source = health.read_text()
-    marker = f"edited from the host {uuid.uuid4().hex[:8]}"
-    edited = source.replace("berth: a small JSON notes service", f"berth: {marker}")
-    assert edited != source, "app/health.py no longer has the landing text this test edits"
     wait_for_http(dev_container.url + "/", timeout=60)
-    health.write_text(edited)
+    marker = edit_landing_page(dev_container.workspace)
     answer, seconds = wait_for_http(
         dev_container.url + "/", body_contains=marker.encode(), timeout=30
     )
-    print(f"reload after a host edit: {seconds:.2f} s")
-    assert answer.body.startswith(f"berth: {marker}".encode())
+    print(f"reload after a host edit of {LANDING_FILE}: {seconds:.2f} s")
+    assert answer.body.startswith(marker.encode())
 
 
 def _attach_config(workspace: Path) -> dict:
@@ -279,7 +165,7 @@ def _attach_config(workspace: Path) -> dict:
 
 
 def test_debugger_attaches_with_the_launch_json_config(dev_container):
-    """VS Code's attach, from the committed config; the breakpoint hits in the reloader's child."""
+    """VS Code's attach, from the committed config; the breakpoint hits in the app process."""
     workspace = dev_container.workspace
     config = _attach_config(workspace)
     assert config["request"] == "attach"
@@ -289,37 +175,16 @@ def test_debugger_attaches_with_the_launch_json_config(dev_container):
         {key: value.replace("${workspaceFolder}", str(workspace)) for key, value in m.items()}
         for m in config["pathMappings"]
     ]
-    notes = workspace / "app" / "notes.py"
-    statement = "note = fetch_note(get_db(), note_id)"
-    lines = [n for n, text in enumerate(notes.read_text().splitlines(), 1) if statement in text]
-    assert len(lines) == 1, f"app/notes.py: expected one {statement!r}, found lines {lines}"
-    line = lines[0]
-
     wait_for_http(dev_container.url + "/healthz", timeout=60)
-    created = http("POST", dev_container.url + "/api/notes", {"title": "debug me"})
-    assert created.status == 201, created.body
-    note_id = created.json()["id"]
-
-    with DebugSession(
-        "127.0.0.1",
+    target = editors.ServiceTarget(
+        dev_container.url,
         dev_container.debugpy_port,  # the published DEBUGPY_PORT; launch.json's default is 5678
-        {str(notes): [line]},
+        workspace,
+        logs=lambda: "",
+        exec=dev_container.exec,
         path_mappings=mappings,
-        just_my_code=config["justMyCode"],
-        timeout=20,
-    ) as session:
-        child = session.wait_child(timeout=30)
-        assert any(bp.get("verified") for bp in session.verified[child]), session.verified
-
-        hit = session.break_during(
-            lambda: http("GET", f"{dev_container.url}/api/notes/{note_id}", timeout=60),
-            timeout=30,
-        )
-        assert hit.frame["line"] == line
-        assert Path(hit.frame["source"]["path"]) == notes  # mapped back to the host path
-        assert hit.variables["note_id"] == str(note_id)
-        assert not hit.returned_while_stopped, "the request finished while stopped"
-
-    answer = hit.result
-    assert answer.status == 200
-    assert answer.json()["title"] == "debug me"
+    )
+    with editors.session(target, just_my_code=config["justMyCode"]) as session:
+        hit = editors.hit(target, session)
+    assert hit.variables["note_id"] == str(target.note_id)
+    assert hit.result.json()["title"] == "stop here"

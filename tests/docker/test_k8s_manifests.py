@@ -4,7 +4,7 @@ image really runs and answers its probes when started the way the pod spec says.
 
 No cluster runs here. These tests live under tests/docker because they need host tools that the
 dev container lacks (the Docker engine; kubectl and kubernetes-validate from
-requirements-ci.txt): the `docker` marker keeps them out of plain `pytest`, scripts/test selects
+tools/requirements.txt): the `docker` marker keeps them out of plain `pytest`, scripts/test selects
 them.
 """
 
@@ -19,9 +19,10 @@ import time
 
 import pytest
 
-from tests.support.containers import describe, docker, http, wait_for_http
-from tests.support.dap import DapClient, initialize_arguments
-from tests.support.kube import (
+from tools.harness.commands import describe
+from tools.harness.dap import DapClient, initialize_arguments
+from tools.harness.docker import docker
+from tools.harness.kube import (
     K8S,
     SERVING,
     all_containers,
@@ -43,6 +44,7 @@ from tests.support.kube import (
     under,
     until_probe_succeeds,
 )
+from tools.harness.net import http, wait_for_http
 
 OVERLAYS = kustomizations("overlays")
 COMPONENTS = kustomizations("components")
@@ -442,8 +444,9 @@ def test_dev_pod_serves_reloads_synced_code_and_debugs(dev_image):
     the reload, and debugpy answers a debugger's first request on its port."""
     objects = render(K8S / DEV)
     [(_, pod, container)] = list(serving(objects))
-    user = docker("run", "--rm", "--network", "none", "--entrypoint", "id", dev_image, "-u")
-    group = docker("run", "--rm", "--network", "none", "--entrypoint", "id", dev_image, "-g")
+    # The image starts as root only to adopt a bind mount's owner; a pod runs as its dev user.
+    user = docker("run", "--rm", "--network", "none", "--entrypoint", "id", dev_image, "-u", "app")
+    group = docker("run", "--rm", "--network", "none", "--entrypoint", "id", dev_image, "-g", "app")
     assert str(security(pod, container, "runAsUser")) == user.stdout.strip()
     assert str(security(pod, container, "runAsGroup")) == group.stdout.strip()
     env = pod_env(container, objects, SECRETS)

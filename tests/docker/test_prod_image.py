@@ -7,16 +7,8 @@ import time
 
 import pytest
 
-from tests.support.containers import (
-    container,
-    docker,
-    http,
-    inspect,
-    published_port,
-    volume,
-    wait_for_health,
-    wait_for_http,
-)
+from tools.harness.docker import container, docker, inspect, published_port, volume, wait_for_health
+from tools.harness.net import http, wait_for_http
 
 # The hardened way the README tells people to run prod: nothing writable but /data and /tmp,
 # no Linux capabilities, no privilege escalation, reachable from this machine only.

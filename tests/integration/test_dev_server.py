@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from dev import debugger
-from tests.support import editors
-from tests.support.containers import HttpResponse, free_ports, http, wait_for_http
-from tests.support.editors import RECOVERY_SECONDS
+from tools.harness import editors
+from tools.harness.editors import RECOVERY_SECONDS
+from tools.harness.net import HttpResponse, free_ports, http, wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
 

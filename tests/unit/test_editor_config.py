@@ -109,7 +109,7 @@ def test_attach_connects_to_the_debugpy_port_on_loopback(attach):
     # Container side of the published debugger port, and the port the dev server listens on.
     published = re.search(r"127\.0\.0\.1:\$\{DEBUGPY_PORT:-(\d+)\}:(\d+)", block)
     assert published, "docker-compose.dev.yml no longer publishes debugpy on 127.0.0.1"
-    listen = re.search(r"^\s*DEBUGPY_PORT:\s*(\d+)\s*$", block, re.MULTILINE)
+    listen = re.search(r"^\s*-\s*DEBUGPY_PORT=(\d+)\s*$", block, re.MULTILINE)
     assert listen, "docker-compose.dev.yml no longer sets DEBUGPY_PORT for the container"
     assert attach["connect"] == {"host": "127.0.0.1", "port": int(published[1])}
     # Inside the dev container the same config reaches debugpy directly: same port both sides.

@@ -1,9 +1,9 @@
-"""The benchmark's statistics and table helpers (bench/common.py); no Docker needed."""
+"""The benchmark's statistics and table helpers (tools/bench/common.py); no Docker needed."""
 
 import pytest
 
-from bench.common import FigureResult, Row, Target, markdown_table, percentile, summarize
-from bench.rebuild import OLD_PIN, PIN_BLOCK
+from tools.bench.common import FigureResult, Row, Target, markdown_table, percentile, summarize
+from tools.bench.rebuild import OLD_PIN, PIN_BLOCK
 
 
 def test_percentile_interpolates_like_numpy_linear():
@@ -57,7 +57,7 @@ def test_table_marks_missed_targets_and_skipped_rows():
 
 
 def test_pin_change_matches_the_lock_file():
-    from tests.support.containers import ROOT
+    from tools.harness.project import ROOT
 
     text = (ROOT / "requirements.txt").read_text()
     changed = PIN_BLOCK.sub(OLD_PIN, text, count=1)
@@ -69,7 +69,7 @@ def test_pin_change_matches_the_lock_file():
 
 
 def test_docker_stats_line_gives_cores_and_mib():
-    from bench.resources import parse_stats
+    from tools.bench.resources import parse_stats
 
     assert parse_stats("135.20% 57.3MiB / 23.47GiB") == pytest.approx((1.352, 57.3))
     assert parse_stats("0.05% 1.5GiB / 2GiB") == pytest.approx((0.0005, 1536))
@@ -78,7 +78,7 @@ def test_docker_stats_line_gives_cores_and_mib():
 
 @pytest.mark.parametrize("line", ["", "--% -- / --", "12% 3XB / 4GiB"])
 def test_docker_stats_line_rejects_what_it_cannot_read(line):
-    from bench.resources import parse_stats
+    from tools.bench.resources import parse_stats
 
     with pytest.raises(ValueError, match="unexpected docker stats line"):
         parse_stats(line)

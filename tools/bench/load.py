@@ -22,7 +22,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from tests.support.containers import container, free_port, http, wait_for_http
+from tools.harness.docker import container
+from tools.harness.net import free_port, http, wait_for_http
 
 from .common import Context, FigureResult, Row, log, percentile
 

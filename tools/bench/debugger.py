@@ -4,7 +4,7 @@ How long, after something an editor (or anything) does to the debugger, until a 
 a VS Code-like client stops at a breakpoint again: after 20 port checks on the debugger port
 (connect and close), and after the debug adapter process is killed (the dev server restarts
 itself in place). Each round starts the clock at the event and stops it when the breakpoint's
-request has stopped, been continued and answered (tests/support/editors.py, attach_and_hit),
+request has stopped, been continued and answered (tools/harness/editors.py, attach_and_hit),
 retrying the attach every 0.1 s as a developer would.
 """
 
@@ -13,46 +13,22 @@ from __future__ import annotations
 import socket
 import time
 
-from tests.support import editors
-from tests.support.compose import BREAKPOINT_FILE, BREAKPOINT_VIEW
-from tests.support.containers import http, wait_for_http
-from tests.support.dap import DapError
+from tools.harness import editors
+from tools.harness.dap import DapError
+from tools.harness.editors import ServiceTarget
+from tools.harness.net import wait_for_http
 
 from .common import Context, FigureResult, Row, Target, log
 
 PROBES = 20
 
 
-class _BenchTarget:
-    """The benchmark's dev stack as editors.DebugTarget."""
-
-    def __init__(self, stack, project) -> None:
-        self.stack = stack
-        self.debugpy_port = stack.debugpy_port
-        self.breakpoint_file = project / BREAKPOINT_FILE
-        source = self.breakpoint_file.read_text().splitlines()
-        self.breakpoint_line = next(
-            n + 1 for n, text in enumerate(source, 1) if text.startswith(BREAKPOINT_VIEW)
-        )
-        self.path_mappings = [{"localRoot": str(project), "remoteRoot": "/app"}]
-        self.note_id = http("POST", f"{stack.url}/api/notes", {"title": "bench"}).json()["id"]
-
-    def request(self):
-        return http("GET", f"{self.stack.url}/api/notes/{self.note_id}", timeout=60)
-
-    def kill_adapter(self) -> None:
-        self.stack.compose("exec", "-T", "web", "pkill", "-KILL", "-f", "--", "--for-server")
-
-    def log(self) -> str:
-        return self.stack.logs()
-
-
-def _probes(target: _BenchTarget) -> None:
+def _probes(target: ServiceTarget) -> None:
     for _ in range(PROBES):
         socket.create_connection(("127.0.0.1", target.debugpy_port), timeout=5).close()
 
 
-def _attach_until_hit(target: _BenchTarget, timeout: float = 30) -> None:
+def _attach_until_hit(target: ServiceTarget, timeout: float = 30) -> None:
     """Attach again and again, as a developer retries, until a breakpoint hits. While the dev
     server restarts, Docker's port proxy accepts and then drops the connection."""
     deadline = time.monotonic() + timeout
@@ -71,16 +47,16 @@ def run_debugger(ctx: Context) -> FigureResult:
     rounds = ctx.options.count(5, quick=2)
     project = ctx.copy("debugger")
     with ctx.dev_stack(project) as stack:
-        stack.up()
+        stack.up(wait=False)
         wait_for_http(f"{stack.url}/healthz", timeout=60)
-        target = _BenchTarget(stack, project)
+        target = stack.target()
         try:
             editors.attach_and_hit(target)  # warm-up: the first attach imports more
         except Exception as exc:
             raise RuntimeError(f"no breakpoint hit: {exc}\n{stack.logs()[-3000:]}") from exc
         for label, event in (
             (f"attach after {PROBES} port checks", _probes),
-            ("attach after the debug adapter is killed", _BenchTarget.kill_adapter),
+            ("attach after the debug adapter is killed", ServiceTarget.kill_adapter),
         ):
             row = Row(figure.name, f"debugger: {label}", "s")
             row.targets = [Target("max", "<=", 5.0, "s")]

@@ -3,7 +3,7 @@
 2. Code-only rebuild (`rebuild`): in a temp copy of the project, each round rewrites the index
    text in app/health.py (a unique marker, so no earlier build's cache can answer) and times
    `docker buildx build --load --target T` for prod, dev and the naive single-stage
-   bench/naive.Dockerfile, all from the same copy, on the same base image, in the same run.
+   tools/bench/naive.Dockerfile, all from the same copy, on the same base image, in the same run.
    Every image is built once first (untimed) so that each timed build starts from a cache that
    holds the previous version, as on a developer's machine.
 

@@ -1,9 +1,9 @@
-"""The Kubernetes helpers' pure parts (tests/support/kube.py): quantities, image references and
+"""The Kubernetes helpers' pure parts (tools/harness/kube.py): quantities, image references and
 the command a container runs. No kubectl or Docker needed."""
 
 import pytest
 
-from tests.support.kube import effective_command, image_tag, quantity, under
+from tools.harness.kube import effective_command, image_tag, quantity, under
 
 IMAGE = {"Entrypoint": None, "Cmd": ["gunicorn", "--config", "/app/gunicorn.conf.py"]}
 

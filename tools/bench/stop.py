@@ -17,7 +17,8 @@ from __future__ import annotations
 import http.client
 import time
 
-from tests.support.containers import container, docker, free_port, wait_for_http
+from tools.harness.docker import container, docker
+from tools.harness.net import free_port, wait_for_http
 
 from .common import Context, FigureResult, Row, Target, log
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.containers import docker
+from tools.harness.docker import docker
 
 from .common import MB, Context, FigureResult, Row, Target, image_size
 

@@ -28,7 +28,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.containers import ROOT, extra_ca_bundle, find_tool, run
+from tools.harness.commands import find_tool, run
+from tools.harness.docker import extra_ca_bundle
+from tools.harness.project import ROOT
 
 from .common import Context, FigureResult, Options, image_size, log, markdown_table
 from .debugger import run_debugger
@@ -164,7 +166,7 @@ def main(argv: list[str]) -> int:
     timings = ", ".join(f"{f.name} {f.seconds:.0f} s" for f in results)
     print(f"Run time: {total:.0f} s ({timings}); mode: " + _mode(args))
 
-    path = ROOT / "bench" / "results" / f"{stamp}.json"
+    path = ROOT / "tools" / "bench" / "results" / f"{stamp}.json"
     if args.json:
         path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)

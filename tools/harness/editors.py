@@ -8,15 +8,22 @@ action of theirs, an edit is served and a new attach stops at the breakpoint aga
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
-from tests.support.containers import HttpResponse
-from tests.support.dap import BreakHit, DebugSession
+from .commands import describe
+from .dap import BreakHit, DebugSession
+from .net import HttpResponse, http, wait_for_http
+from .project import edit_landing_page
 
 RECOVERY_SECONDS = 5
+# Where editors break: on the first line of the view that reads one note (GET /api/notes/<id>),
+# which no health check or edit check calls.
+BREAKPOINT_FILE = Path("app") / "notes.py"
+BREAKPOINT_VIEW = "def get_note("
 
 
 class DebugTarget(Protocol):
@@ -122,3 +129,49 @@ def reconnects_at_once(target: DebugTarget, times: int = 3) -> None:
         debug.start()
         debug.close()
     attach_and_hit(target)
+
+
+class ServiceTarget:
+    """A dev server in a container (a compose stack, a dev container) as a DebugTarget: an editor
+    on the host, attached through the published debugger port, its folder mapped to /app."""
+
+    def __init__(
+        self,
+        url: str,
+        debugpy_port: int,
+        workspace: Path,
+        logs: Callable[[], str],
+        exec: Callable[..., subprocess.CompletedProcess[str]],
+        path_mappings: list[dict[str, str]] | None = None,
+    ) -> None:
+        self.url, self.workspace, self.logs, self.exec = url, workspace, logs, exec
+        self.debugpy_port = debugpy_port
+        self.breakpoint_file = workspace / BREAKPOINT_FILE
+        lines = [
+            n + 1
+            for n, text in enumerate(self.breakpoint_file.read_text().splitlines(), 1)
+            if text.startswith(BREAKPOINT_VIEW)
+        ]
+        assert len(lines) == 1, f"{BREAKPOINT_FILE}: expected one {BREAKPOINT_VIEW!r}: {lines}"
+        self.breakpoint_line = lines[0]
+        self.path_mappings = path_mappings or [{"localRoot": str(workspace), "remoteRoot": "/app"}]
+        created = http("POST", url + "/api/notes", {"title": "stop here"})
+        assert created.status == 201, created.body
+        self.note_id = created.json()["id"]
+
+    def request(self):
+        return http("GET", f"{self.url}/api/notes/{self.note_id}", timeout=60)
+
+    def edit(self, within: float) -> float:
+        marker = edit_landing_page(self.workspace)
+        _, seconds = wait_for_http(
+            self.url + "/", body_contains=marker.encode(), timeout=within, interval=0.05
+        )
+        return seconds
+
+    def kill_adapter(self) -> None:
+        result = self.exec("pkill", "-KILL", "-f", "--", "--for-server")
+        assert result.returncode == 0, describe(result)
+
+    def log(self) -> str:
+        return self.logs()

@@ -23,7 +23,8 @@ import statistics
 import threading
 import time
 
-from tests.support.containers import container, docker, free_port, http, volume, wait_for_http
+from tools.harness.docker import container, docker, volume
+from tools.harness.net import free_port, http, wait_for_http
 
 from .common import Context, FigureResult, Row, log
 from .load import load

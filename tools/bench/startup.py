@@ -7,7 +7,7 @@ Each round starts from nothing (the previous round's `down -v` removed the conta
 network and the data volume; untimed), so network and volume creation are included.
 
 devcontainer: `devcontainer up --workspace-folder <temp copy>` with the CLI pinned in
-package.json, timed until the command returns (after postCreateCommand) and until /healthz
+tools/package.json, timed until the command returns (after onCreateCommand) and until /healthz
 answers 200, whichever is later. Warm: the images exist (the compose-built dev image and, if the
 CLI derived one for updateRemoteUserUID, its `vsc-...-uid` image); the containers were removed.
 Cold: those images were removed too, so the CLI builds the dev image again through compose (the
@@ -25,17 +25,12 @@ import os
 import subprocess
 import time
 
-from tests.support.containers import (
-    ROOT,
-    compose_down,
-    compose_project_images,
-    devcontainer_uid_image,
-    docker,
-    find_tool,
-    free_ports,
-    http,
-    unique,
-)
+from tools.harness.commands import find_tool, unique
+from tools.harness.compose import compose_down, compose_project_images
+from tools.harness.devcontainer import devcontainer_uid_image
+from tools.harness.docker import docker
+from tools.harness.net import free_ports, http
+from tools.harness.project import ROOT
 
 from .common import Context, FigureResult, Row, Target, bounded, log
 
@@ -62,7 +57,7 @@ def run_compose_up(ctx: Context, figure: FigureResult) -> None:
     for i in range(rounds):
         with ctx.dev_stack(project) as stack:
             start = time.monotonic()
-            stack.up()
+            stack.up(wait=False)
             returned.samples.append(time.monotonic() - start)
             bounded(
                 lambda s=stack: _healthy(f"{s.url}/healthz"),

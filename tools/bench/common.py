@@ -1,5 +1,5 @@
 """What every figure shares: statistics, result rows, the run context (images, temp copies,
-cleanup) and a few Docker / compose helpers on top of tests/support/containers.py.
+cleanup) and a few Docker / compose helpers on top of tools/harness.
 
 Only the standard library is used, so `python3 -m bench` works without the test venv.
 """
@@ -17,15 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.containers import (
-    build,
-    build_steps,
-    copy_project,
-    docker,
-    free_ports,
-    run,
-    unique,
-)
+from tools.harness.commands import unique
+from tools.harness.compose import dev_stack
+from tools.harness.docker import build, build_steps, docker
+from tools.harness.project import copy_project
 
 MB = 1_000_000  # decimal megabytes, as `docker images` counts them
 
@@ -273,7 +268,7 @@ class Context:
         """Build `target` of `project` as `tag`; return (seconds, plain build log)."""
         args = [*extra]
         if target == "naive":
-            args += ["-f", str(project / "bench" / "naive.Dockerfile")]
+            args += ["-f", str(project / "tools" / "bench" / "naive.Dockerfile")]
             stage = "naive"
         else:
             stage = target
@@ -301,61 +296,12 @@ class Context:
 
     # compose -------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def dev_stack(self, project: Path, env: dict[str, str] | None = None) -> Iterator[ComposeStack]:
-        """The dev compose stack of `project`, with the shared dev image and free host ports.
-
-        The run's dev image is tagged as the image compose expects for the stack's project
-        (`<project>-web`), so `up --no-build` uses it. Taken down with `down -v`.
-        """
-        stack = ComposeStack(self, project, self.image("dev"), env or {})
-        try:
-            yield stack
-        finally:
-            stack.down()
-
-
-class ComposeStack:
-    def __init__(self, ctx: Context, project: Path, image: str, env: dict[str, str]) -> None:
-        self.name = unique("berth-bench")
-        self.project = project
-        self.app_port, self.debugpy_port = free_ports(2)
-        self.files = ["-f", str(project / "docker-compose.dev.yml")]
-        self.image = image
-        self.env = {
-            "APP_PORT": str(self.app_port),
-            "DEBUGPY_PORT": str(self.debugpy_port),
-            **env,
-        }
-        self.started = False
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.app_port}"
-
-    def compose(self, *args: str, timeout: float = 120, check: bool = True):
-        return run(
-            ["docker", "compose", "-p", self.name, *self.files, *args],
-            env=self.env,
-            timeout=timeout,
-            check=check,
-            cwd=self.project,
+    def dev_stack(self, project: Path, env: dict[str, str] | None = None):
+        """The dev compose stack of `project` with this run's dev image, on free host ports,
+        not started yet (the figures time `up`); removed afterwards."""
+        return dev_stack(
+            project, unique("berth-bench"), up=False, image=self.image("dev"), **(env or {})
         )
-
-    def up(self) -> None:
-        self.started = True
-        docker("tag", self.image, f"{self.name}-web")
-        self.compose("up", "-d", "--no-build")
-
-    def down(self) -> None:
-        if self.started:
-            self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
-            docker("image", "rm", f"{self.name}-web", check=False)
-            self.started = False
-
-    def logs(self) -> str:
-        result = self.compose("logs", "--no-color", "--tail", "60", check=False, timeout=30)
-        return result.stdout + result.stderr
 
 
 # -- misc ------------------------------------------------------------------------------------

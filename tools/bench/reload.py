@@ -13,7 +13,7 @@ running before the next edit; one warm-up round per variant is not counted.
 
 Variants: DEBUGPY=0; DEBUGPY=1 (debugpy listening, nothing attached; the default stack); DEBUGPY=1
 with a DAP client attached that follows every reloader child as VS Code does
-(tests/support/dap.py; each new child waits for that client before it serves); and
+(tools/harness/dap.py; each new child waits for that client before it serves); and
 RELOAD_POLL=1 (Werkzeug's stat reloader, 0.25 s scans) with debugpy listening.
 """
 
@@ -26,8 +26,8 @@ import statistics
 import time
 import uuid
 
-from tests.support.containers import http, wait_for_http
-from tests.support.dap import DebugSession
+from tools.harness.dap import DebugSession
+from tools.harness.net import http, wait_for_http
 
 from .common import Context, FigureResult, Row, Target, log
 
@@ -102,7 +102,7 @@ def run_reload(ctx: Context) -> FigureResult:
         project = ctx.copy("reload")
         with ctx.dev_stack(project, env) as stack:
             log(f"reload: {label}: starting the dev stack")
-            stack.up()
+            stack.up(wait=False)
             wait_for_http(f"{stack.url}/healthz", timeout=60)
             session = _dap_session(stack, project) if attach else None
             try:

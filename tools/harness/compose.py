@@ -9,30 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.containers import (
-    chown_tree,
-    copy_project,
-    describe,
-    free_ports,
-    http,
-    run,
-    wait_for_http,
-)
+from .commands import describe, run
+from .docker import docker, inspect
+from .editors import ServiceTarget
+from .net import free_ports
 
 COMPOSE_FILE = "docker-compose.dev.yml"
-# What tests edit: the first line of GET /'s text. Where editors break: on the first line of
-# the view that reads one note (GET /api/notes/<id>), which no health check or edit check calls.
-LANDING_FILE = Path("app") / "health.py"
-BREAKPOINT_FILE = Path("app") / "notes.py"
-BREAKPOINT_VIEW = "def get_note("
 SERVICE = "web"
 # Settings the compose file reads that a developer's shell may hold: a test decides them.
 SHELL_SETTINGS = (
@@ -57,6 +45,9 @@ class ComposeStack:
     env: dict[str, str]
     app_port: int
     debugpy_port: int
+    # A dev image built already (the benchmarks build one for many stacks): `up` uses it as the
+    # image compose would build for this project, <project>-web, instead of building.
+    image: str | None = None
     up_seconds: float = field(default=0.0)
 
     def compose(self, *args: str, timeout: float = 180, check: bool = False):
@@ -71,11 +62,21 @@ class ComposeStack:
             replace_env=True,
         )
 
-    def up(self) -> None:
+    def up(self, *, wait: bool = True) -> None:
+        """Build (or take ``image``) and start; with ``wait``, until the service is healthy."""
+        args = ["up", "-d"]
+        if self.image:
+            docker("tag", self.image, f"{self.project}-web")
+            args.append("--no-build")
+        else:
+            args.append("--build")
+        if wait:
+            args += ["--wait", "--wait-timeout", "120"]
         start = time.monotonic()
-        result = self.compose("up", "-d", "--build", "--wait", "--wait-timeout", "120", timeout=900)
+        result = self.compose(*args, timeout=900)
         self.up_seconds = time.monotonic() - start
-        assert result.returncode == 0, f"{describe(result)}\n--- logs\n{self.logs()[-4000:]}"
+        if result.returncode != 0:
+            raise RuntimeError(f"{describe(result)}\n--- logs\n{self.logs()[-4000:]}")
 
     def down(self, *, timeout: float = 10):
         """Remove the stack: containers, network, data volume and the image compose built."""
@@ -106,6 +107,10 @@ class ComposeStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.app_port}"
 
+    def target(self) -> ServiceTarget:
+        """The stack as an editor on the host sees it (tools.harness.editors)."""
+        return ServiceTarget(self.url, self.debugpy_port, self.workspace, self.logs, self.exec)
+
 
 def stack_env(**settings: str) -> dict[str, str]:
     """This process's environment without what would change the stack, plus ``settings``."""
@@ -116,77 +121,47 @@ def stack_env(**settings: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def dev_stack(workspace: Path, project: str | None, **settings: str) -> Iterator[ComposeStack]:
-    """The dev stack of ``workspace``, up and healthy on free ports; removed afterwards."""
+def dev_stack(
+    workspace: Path,
+    project: str | None,
+    *,
+    up: bool = True,
+    image: str | None = None,
+    **settings: str,
+) -> Iterator[ComposeStack]:
+    """The dev stack of ``workspace`` on free ports (with ``up``, started and healthy); removed
+    afterwards, whatever happened."""
     app_port, debugpy_port = free_ports(2)
     env = stack_env(APP_PORT=str(app_port), DEBUGPY_PORT=str(debugpy_port), **settings)
-    stack = ComposeStack(workspace, project, env, app_port, debugpy_port)
+    stack = ComposeStack(workspace, project, env, app_port, debugpy_port, image)
     try:
-        stack.up()
+        if up:
+            stack.up()
         yield stack
     finally:
         stack.down(timeout=3)
 
 
-def owned_checkout(root: Path, uid: int | None = None, gid: int | None = None) -> Path:
-    """A copy of the project, a git checkout like a developer's, owned by uid:gid (by default,
-    by whoever runs the tests)."""
-    uid = os.getuid() if uid is None else uid
-    gid = os.getgid() if gid is None else gid
-    workspace = copy_project(root)
-    run(["git", "init", "-q", workspace])
-    run(["git", "-C", workspace, "add", "-A"])
-    if (uid, gid) != (os.getuid(), os.getgid()):
-        chown_tree(workspace, uid, gid)
-    return workspace
+def compose_project_images(project: str) -> set[str]:
+    """The images the containers of a compose project run (to remove them after `down`)."""
+    containers = docker(
+        "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", check=False
+    ).stdout.split()
+    images = (inspect(container, "{{.Config.Image}}") for container in containers)
+    return {image for image in images if image}
 
 
-def edit_landing_page(workspace: Path) -> str:
-    """Put a unique marker into GET /'s first line in the host copy; return that line."""
-    landing = workspace / LANDING_FILE
-    source = landing.read_text()
-    marker = f"berth: edited on the host {uuid.uuid4().hex[:10]}"
-    edited = re.sub(r"^berth: .*$", marker, source, count=1, flags=re.MULTILINE)
-    assert edited != source, f"{LANDING_FILE} no longer starts its text with 'berth: '"
-    # Keep the owner: an editor saving a file does not change who owns it.
-    owner = landing.stat()
-    landing.write_text(edited)
-    os.chown(landing, owner.st_uid, owner.st_gid)
-    return marker
-
-
-class StackTarget:
-    """The dev stack as editors.DebugTarget: an editor on the host, attached to the container."""
-
-    def __init__(self, stack: ComposeStack) -> None:
-        self.stack = stack
-        self.debugpy_port = stack.debugpy_port
-        self.breakpoint_file = stack.workspace / BREAKPOINT_FILE
-        lines = [
-            n + 1
-            for n, text in enumerate(self.breakpoint_file.read_text().splitlines(), 1)
-            if text.startswith(BREAKPOINT_VIEW)
-        ]
-        assert len(lines) == 1, f"{BREAKPOINT_FILE}: expected one {BREAKPOINT_VIEW!r}: {lines}"
-        self.breakpoint_line = lines[0]
-        self.path_mappings = [{"localRoot": str(stack.workspace), "remoteRoot": "/app"}]
-        created = http("POST", stack.url + "/api/notes", {"title": "stop here"})
-        assert created.status == 201, created.body
-        self.note_id = created.json()["id"]
-
-    def request(self):
-        return http("GET", f"{self.stack.url}/api/notes/{self.note_id}", timeout=60)
-
-    def edit(self, within: float) -> float:
-        marker = edit_landing_page(self.stack.workspace)
-        _, seconds = wait_for_http(
-            self.stack.url + "/", body_contains=marker.encode(), timeout=within, interval=0.05
-        )
-        return seconds
-
-    def kill_adapter(self) -> None:
-        result = self.stack.exec("pkill", "-KILL", "-f", "--", "--for-server")
-        assert result.returncode == 0, describe(result)
-
-    def log(self) -> str:
-        return self.stack.logs()
+def compose_down(project: str) -> subprocess.CompletedProcess[str]:
+    """Remove a compose project (containers, networks, volumes), whatever state it is in."""
+    return docker(
+        "compose",
+        "-p",
+        project,
+        "down",
+        "-v",
+        "--remove-orphans",
+        "-t",
+        "3",
+        check=False,
+        timeout=120,
+    )

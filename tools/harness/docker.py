@@ -1,0 +1,117 @@
+"""The Docker engine: builds (with the optional CA bundle as a secret), containers and
+volumes that remove themselves, inspection, health.
+
+Every container is reached through a port published on 127.0.0.1, every wait is bounded in
+time, and everything a helper starts is removed by the same helper (context managers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .commands import run, unique
+
+
+def docker(*args: str | os.PathLike[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    return run(["docker", *args], **kwargs)
+
+
+def extra_ca_bundle() -> str | None:
+    """The optional CA bundle for TLS-intercepting proxies, as the project documents it."""
+    path = os.environ.get("EXTRA_CA_BUNDLE", "").strip()
+    return path or None
+
+
+def build(
+    context: Path,
+    target: str,
+    tag: str,
+    *extra: str,
+    timeout: float = 900,
+) -> str:
+    """`docker buildx build --load`, with the extra CA bundle as a secret when one is set.
+
+    Returns the plain progress log, which tells cached steps from executed ones.
+    """
+    args = ["buildx", "build", "--load", "--progress=plain", "--target", target, "-t", tag]
+    ca = extra_ca_bundle()
+    if ca and not any(e.startswith("id=extra_ca") for e in extra):
+        args += ["--secret", f"id=extra_ca,src={ca}"]
+    result = docker(*args, *extra, str(context), timeout=timeout)
+    return result.stdout + result.stderr
+
+
+@dataclass
+class BuildStep:
+    state: str  # "CACHED" (answered from the build cache) or "DONE" (really ran)
+    seconds: float | None  # as BuildKit reports it; None for a cached step
+
+
+def build_steps(build_log: str) -> dict[str, BuildStep]:
+    """Each step of a `--progress=plain` build log, by title (e.g. '[deps 3/3] RUN ...')."""
+    titles: dict[str, str] = {}
+    steps: dict[str, BuildStep] = {}
+    for line in build_log.splitlines():
+        if m := re.match(r"#(\d+) (\[[^\]]+\] .*)", line):
+            titles[m[1]] = m[2]
+        elif m := re.match(r"#(\d+) (CACHED|DONE)(?: (\d+(?:\.\d+)?)s)?", line):
+            seconds = float(m[3]) if m[3] else None
+            steps.setdefault(m[1], BuildStep(m[2], seconds))
+    return {title: steps.get(n, BuildStep("?", None)) for n, title in titles.items()}
+
+
+def published_port(container: str, port: int) -> tuple[str, int]:
+    """The (host IP, host port) a container's port is published on."""
+    ports = json.loads(
+        docker("inspect", "--format", "{{json .NetworkSettings.Ports}}", container).stdout
+    )
+    binding = ports[f"{port}/tcp"][0]
+    return binding["HostIp"], int(binding["HostPort"])
+
+
+def inspect(obj: str, template: str) -> str:
+    return docker("inspect", "--format", template, obj).stdout.strip()
+
+
+@contextlib.contextmanager
+def container(
+    image: str, *args: str, name: str | None = None, command: Sequence[str] = ()
+) -> Iterator[str]:
+    """`docker run -d` with a unique name (and optionally a command); removed (with its
+    anonymous volumes) on exit."""
+    name = name or unique("berth-test")
+    docker("run", "-d", "--name", name, *args, image, *command)
+    try:
+        yield name
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+
+
+@contextlib.contextmanager
+def volume() -> Iterator[str]:
+    name = unique("berth-test-data")
+    docker("volume", "create", name)
+    try:
+        yield name
+    finally:
+        docker("volume", "rm", "-f", name, check=False)
+
+
+def wait_for_health(container_name: str, *, timeout: float = 60) -> tuple[str, float]:
+    """Poll the container's HEALTHCHECK status until healthy/unhealthy; bounded by `timeout`."""
+    start = time.monotonic()
+    status = ""
+    while time.monotonic() - start < timeout:
+        status = inspect(container_name, "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
+        if status in ("healthy", "unhealthy"):
+            break
+        time.sleep(0.25)
+    return status, time.monotonic() - start
