@@ -10,6 +10,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+# What the dev server reads (.env.example documents each one).
+SETTINGS = (
+    "PORT",
+    "DEBUGPY",
+    "DEBUGPY_PORT",
+    "DEBUGPY_WAIT",
+    "RELOAD_POLL",
+    "RELOAD_INTERVAL",
+    "FLASK_DEBUG",
+)
 FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True}
 FLAG_VALUES |= {"0": False, "false": False, "no": False, "off": False}
 

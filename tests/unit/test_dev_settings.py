@@ -2,7 +2,7 @@
 
 import pytest
 
-from dev.settings import SettingError, from_environ
+from dev.settings import SETTINGS, SettingError, from_environ
 
 
 def test_defaults_with_nothing_set():
@@ -38,3 +38,16 @@ def test_a_bad_value_names_the_setting_the_value_and_what_is_accepted(name, valu
     assert message.startswith(f"{name}={value!r} ")
     assert accepted in message
     assert "\n" not in message
+
+
+def test_settings_names_what_from_environ_reads():
+    """SETTINGS is what .env.example and the compose file are checked against."""
+    read = set()
+
+    class Recorder(dict):
+        def get(self, name, default=None):
+            read.add(name)
+            return default
+
+    from_environ(Recorder())
+    assert read == set(SETTINGS)
