@@ -32,7 +32,7 @@ def test_port_checks_do_not_wedge_the_debugger(target):
 
 def test_a_killed_debug_adapter_is_replaced(target):
     seconds = editors.adapter_killed(target)
-    print(f"served {seconds:.2f} s after the debug adapter was killed")
+    print(f"a breakpoint hit {seconds:.2f} s after the debug adapter was killed")
     assert "restarting the dev server in place" in target.log()
 
 

@@ -239,7 +239,7 @@ def test_a_killed_debug_adapter_is_replaced_and_reaped(start_server) -> None:
     adapters = [server.adapter()]
     for _ in range(2):
         seconds = editors.adapter_killed(server)
-        print(f"served {seconds:.2f} s after the debug adapter was killed")
+        print(f"a breakpoint hit {seconds:.2f} s after the debug adapter was killed")
         adapters.append(server.adapter())
     assert len(set(adapters)) == 3, adapters
     assert server.process.poll() is None, "the dev server itself must stay (restart in place)"

@@ -14,7 +14,6 @@ import socket
 import time
 
 from tools.harness import editors
-from tools.harness.dap import DapError
 from tools.harness.editors import ServiceTarget
 from tools.harness.net import wait_for_http
 
@@ -26,20 +25,6 @@ PROBES = 20
 def _probes(target: ServiceTarget) -> None:
     for _ in range(PROBES):
         socket.create_connection(("127.0.0.1", target.debugpy_port), timeout=5).close()
-
-
-def _attach_until_hit(target: ServiceTarget, timeout: float = 30) -> None:
-    """Attach again and again, as a developer retries, until a breakpoint hits. While the dev
-    server restarts, Docker's port proxy accepts and then drops the connection."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            editors.attach_and_hit(target)
-            return
-        except DapError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def run_debugger(ctx: Context) -> FigureResult:
@@ -64,7 +49,7 @@ def run_debugger(ctx: Context) -> FigureResult:
             for _ in range(rounds):
                 start = time.perf_counter()
                 event(target)
-                _attach_until_hit(target)
+                editors.attach_and_hit(target, retry_until=time.monotonic() + 30)
                 row.samples.append(time.perf_counter() - start)
                 time.sleep(1.0)
             log(f"debugger: {label}: max {max(row.samples):.2f} s")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
 from .commands import describe
-from .dap import BreakHit, DebugSession
+from .dap import BreakHit, DapError, DebugSession
 from .net import HttpResponse, http, wait_for_http
 from .project import edit_landing_page
 
@@ -66,9 +67,18 @@ def hit(target: DebugTarget, debug: DebugSession, evaluate: Iterable[str] = ()) 
     return stop
 
 
-def attach_and_hit(target: DebugTarget) -> BreakHit:
-    with session(target) as debug:
-        return hit(target, debug)
+def attach_and_hit(target: DebugTarget, retry_until: float | None = None) -> BreakHit:
+    """Attach, stop at the breakpoint, detach. With ``retry_until`` (a time.monotonic() value),
+    a failed attach is tried again, as a developer would, until then: while the dev server
+    restarts, Docker's port proxy accepts a connection and then drops it."""
+    while True:
+        try:
+            with session(target) as debug:
+                return hit(target, debug)
+        except DapError:
+            if retry_until is None or time.monotonic() > retry_until:
+                raise
+            time.sleep(0.1)
 
 
 # -- the scenarios --------------------------------------------------------------------------------
@@ -84,10 +94,13 @@ def port_checks(target: DebugTarget, count: int = 20) -> None:
 
 
 def adapter_killed(target: DebugTarget) -> float:
+    """The adapter dies; an edit is served, and an attach stops at the breakpoint again, within
+    RECOVERY_SECONDS of its death. Returns the seconds until that attach stopped."""
+    start = time.monotonic()
     target.kill_adapter()
-    seconds = target.edit(within=RECOVERY_SECONDS)
-    attach_and_hit(target)
-    return seconds
+    target.edit(within=RECOVERY_SECONDS)
+    attach_and_hit(target, retry_until=start + RECOVERY_SECONDS)
+    return time.monotonic() - start
 
 
 def editor_vanishes_at_a_breakpoint(target: DebugTarget) -> None:
