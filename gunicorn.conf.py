@@ -1,32 +1,33 @@
 """Gunicorn settings for the prod image; every knob comes from the environment.
 
-Defaults suit a small container (2 CPUs): a few workers with threads, so a slow request does
-not block the others, and a short graceful timeout so `docker stop` returns quickly.
+Started by `python -m prod` (the image's CMD), which has checked every setting already; the
+same checks run here for anyone who starts gunicorn directly. gevent workers: a connection
+costs a greenlet, not a thread, so slow clients cannot take the workers away from the others
+(docs/benchmarks.md has the figures), and 2 workers keep both cores of a small container busy.
 """
 
 import os
 
+from app.config import ConfigError, parse_log_level
+from prod.settings import server_settings
+from prod.startup import on_starting, post_fork, worker_exit  # noqa: F401 - gunicorn hooks
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"gunicorn.conf.py: {name} must be a whole number, got {raw!r}") from None
-    if value < 0 or (value == 0 and name != "GUNICORN_GRACEFUL_TIMEOUT"):
-        raise SystemExit(f"gunicorn.conf.py: {name} must be positive, got {value}")
-    return value
+try:
+    _settings = server_settings(os.environ)
+    _log_level = parse_log_level(os.environ.get("LOG_LEVEL") or None)
+except ConfigError as e:
+    # SystemExit, not the error: gunicorn prints any Exception here with its traceback.
+    raise SystemExit(f"berth: cannot start: {e}") from None
 
-
-wsgi_app = "app:create_app()"
-bind = [f"0.0.0.0:{_int_env('PORT', 8000)}"]
-workers = _int_env("WEB_CONCURRENCY", 2)
-threads = _int_env("GUNICORN_THREADS", 4)
-worker_class = "gthread"
-timeout = _int_env("GUNICORN_TIMEOUT", 30)
-graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 5)
+wsgi_app = "prod.startup:worker_app()"
+bind = [f"0.0.0.0:{_settings['PORT']}"]
+workers = _settings["WEB_CONCURRENCY"]
+worker_class = "prod.worker.Worker"
+worker_connections = _settings["GUNICORN_WORKER_CONNECTIONS"]
+timeout = _settings["GUNICORN_TIMEOUT"]
+graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
+# Seconds an idle kept-alive connection stays open; with gevent workers also the time a client
+# has to send a request's headers.
 keepalive = 5
 
 # Heartbeat files in memory: /dev/shm is a tmpfs even with a read-only root file system.
@@ -39,4 +40,4 @@ control_socket_disable = True
 # Access and error logs to stdout/stderr, where `docker logs` reads them.
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _log_level.lower()

@@ -11,7 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.containers import ROOT, build, docker, extra_ca_bundle, run, unique
+from tests.support.containers import (
+    HARDENED,
+    ROOT,
+    base_url,
+    build,
+    container,
+    docker,
+    extra_ca_bundle,
+    run,
+    unique,
+    volume,
+    wait_for_http,
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -46,6 +58,15 @@ def _image(target: str):
 
 prod_image = _image("prod")
 dev_image = _image("dev")
+
+
+@pytest.fixture
+def prod(prod_image):
+    """A hardened prod container on a fresh named volume, serving: (name, base URL)."""
+    with volume() as data, container(prod_image, *HARDENED, "-v", f"{data}:/data") as name:
+        url = base_url(name)
+        wait_for_http(f"{url}/healthz", timeout=30)
+        yield name, url
 
 
 @pytest.fixture
