@@ -44,7 +44,7 @@ RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
     --mount=type=bind,source=docker/pip-install.sh,target=/usr/local/bin/pip-install \
-    pip-install --only-binary :all: -r /tmp/requirements.txt
+    pip-install -r /tmp/requirements.txt --only-binary :all:
 
 # ---------------------------------------------------------------------------------------------
 # dev-deps: the dev tools on top of the runtime venv (with pip, so you can try packages in dev).

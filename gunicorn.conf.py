@@ -1,9 +1,10 @@
 """Gunicorn settings for the prod image; every knob comes from the environment.
 
 Started by `python -m prod` (the image's CMD), which has checked every setting already; the
-same checks run here for anyone who starts gunicorn directly. gevent workers: a connection
-costs a greenlet, not a thread, so slow clients cannot take the workers away from the others
-(docs/benchmarks.md has the figures), and 2 workers keep both cores of a small container busy.
+same checks run here for anyone who starts gunicorn directly. Workers (prod/worker.py) read
+each request whole in a greenlet, however slowly it comes, and only then run the app in one of
+their threads: slow clients cannot take the threads away from the others (docs/benchmarks.md
+has the figures). 2 workers x 4 threads suit a small container (2 CPUs).
 """
 
 import os
@@ -23,6 +24,7 @@ wsgi_app = "prod.startup:worker_app()"
 bind = [f"0.0.0.0:{_settings['PORT']}"]
 workers = _settings["WEB_CONCURRENCY"]
 worker_class = "prod.worker.Worker"
+threads = _settings["GUNICORN_THREADS"]
 worker_connections = _settings["GUNICORN_WORKER_CONNECTIONS"]
 timeout = _settings["GUNICORN_TIMEOUT"]
 graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]

@@ -39,6 +39,7 @@ class Number:
 SERVER_SETTINGS = {
     "PORT": Number(8000, 1, 65535, "the port to listen on"),
     "WEB_CONCURRENCY": Number(2, 1, 64, "the number of worker processes"),
+    "GUNICORN_THREADS": Number(4, 1, 256, "the threads each worker runs the app in"),
     "GUNICORN_WORKER_CONNECTIONS": Number(
         1000, 1, 100_000, "the open connections each worker serves at once"
     ),
@@ -51,8 +52,7 @@ GUNICORN_OWN = ("GUNICORN_CMD_ARGS", "GUNICORN_PID", "GUNICORN_FD", "GUNICORN_DI
 
 def server_settings(environ: Mapping[str, str]) -> dict[str, int]:
     """PORT, WEB_CONCURRENCY and the GUNICORN_* numbers; a GUNICORN_* name that is neither
-    one of these nor gunicorn's own is refused, so that a typo (or GUNICORN_THREADS, which
-    gevent workers do not have) does not pass unnoticed."""
+    one of these nor gunicorn's own is refused, so that a typo does not pass unnoticed."""
     for name in sorted(environ):
         if name.startswith("GUNICORN_") and name not in (*SERVER_SETTINGS, *GUNICORN_OWN):
             known = ", ".join(n for n in SERVER_SETTINGS if n.startswith("GUNICORN_"))

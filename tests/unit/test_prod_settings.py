@@ -13,6 +13,7 @@ def test_defaults():
     assert server_settings({}) == {
         "PORT": 8000,
         "WEB_CONCURRENCY": 2,
+        "GUNICORN_THREADS": 4,
         "GUNICORN_WORKER_CONNECTIONS": 1000,
         "GUNICORN_TIMEOUT": 30,
         "GUNICORN_GRACEFUL_TIMEOUT": 5,
@@ -73,3 +74,40 @@ def test_worker_that_cannot_start_says_why(clean_env, tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(AppImportError, match="berth: worker cannot start: DATA_DIR"):
         startup.worker_app()
+
+
+def test_whole_requests_reads_the_body_first_and_runs_the_app_in_a_thread():
+    import io
+    import threading
+
+    from prod.worker import WholeRequests
+
+    seen = {}
+
+    class Result(list):
+        closed = False
+
+        def close(self):
+            Result.closed = True
+
+    def app(environ, start_response):
+        seen["thread"] = threading.current_thread()
+        seen["body"] = environ["wsgi.input"].read()
+        write = start_response("201 CREATED", [("Content-Type", "application/json")])
+        write(b"[")
+        return Result([b"1", b"]"])
+
+    wrapped = WholeRequests(app, threads=2, max_body_bytes=10)
+    started = []
+    for body, length, expected in [
+        (b"0123456789abcdef", "", b"0123456789a"),  # chunked: one byte past the limit
+        (b"0123", "4", b"0123"),
+        (b"x" * 50, "50", b""),  # refused by its Content-Length alone
+    ]:
+        environ = {"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": length}
+        answer = wrapped(environ, lambda *args: started.append(args))
+        assert seen["body"] == expected
+        assert answer == [b"[1]"]
+    assert seen["thread"] is not threading.current_thread()
+    assert started[-1] == ("201 CREATED", [("Content-Type", "application/json")], None)
+    assert Result.closed
