@@ -111,3 +111,14 @@ def test_whole_requests_reads_the_body_first_and_runs_the_app_in_a_thread():
     assert seen["thread"] is not threading.current_thread()
     assert started[-1] == ("201 CREATED", [("Content-Type", "application/json")], None)
     assert Result.closed
+
+
+def test_env_example_documents_every_setting():
+    from pathlib import Path
+
+    from app.config import ENV_SETTINGS
+    from prod.settings import SERVER_SETTINGS
+
+    text = (Path(__file__).parents[2] / ".env.example").read_text()
+    for name in (*ENV_SETTINGS, *SERVER_SETTINGS):
+        assert f"{name}=" in text, name
