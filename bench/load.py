@@ -41,7 +41,7 @@ from .common import Context, FigureResult, Row, Target, log
 CONNECTIONS = 16
 SIZES = (1_000, 100_000)
 SERVERS = {
-    "prod (gevent)": (),
+    "prod": (),
     "gthread 2x4 (before)": (
         "gunicorn",
         "--config",
