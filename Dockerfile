@@ -38,12 +38,13 @@ COPY requirements.txt /tmp/requirements.txt
 
 # The base image's pip (the venv has none) installs the pins into the venv. The cache mount keeps
 # downloads between builds without storing them; the optional CA bundle is a secret and the
-# helper joins it to the system CAs in a tmpfs, so neither lands in a layer.
+# helper joins it to the system CAs in a tmpfs, so neither lands in a layer. Wheels only: gevent
+# and greenlet are compiled code, and a missing wheel must fail here, not look for a compiler.
 RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
     --mount=type=bind,source=docker/pip-install.sh,target=/usr/local/bin/pip-install \
-    pip-install -r /tmp/requirements.txt
+    pip-install -r /tmp/requirements.txt --only-binary :all:
 
 # ---------------------------------------------------------------------------------------------
 # dev-deps: the dev tools on top of the runtime venv (with pip, so you can try packages in dev).
@@ -126,7 +127,7 @@ COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
 # Code last, owned by root and read-only to the app user. No compileall step: the venv's
 # packages are compiled by pip already, the app's few modules compile in milliseconds at
 # start, and one RUN fewer keeps a code-only rebuild at about a quarter of a second.
-COPY --link gunicorn.conf.py /app/
+COPY --link prod /app/prod
 COPY --link app /app/app
 
 # Mount a named volume here to keep the notes across containers.
@@ -141,5 +142,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --start-interval=1s --retries=3 \
     CMD ["healthcheck"]
 
-# Exec form: gunicorn is PID 1 and gets SIGTERM from `docker stop` directly.
-CMD ["gunicorn", "--config", "/app/gunicorn.conf.py"]
+# Exec form: the launcher checks every setting (one line and exit 2 on a bad one), then execs
+# gunicorn, which keeps PID 1 and gets SIGTERM from `docker stop` directly.
+CMD ["python", "-m", "prod"]

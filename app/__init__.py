@@ -1,4 +1,4 @@
-"""berth: a Flask JSON notes service. Gunicorn runs it as `app:create_app()`."""
+"""berth: a Flask JSON notes service. Gunicorn runs it through `prod.startup.worker_app()`."""
 
 import os
 from collections.abc import Mapping
@@ -6,16 +6,27 @@ from collections.abc import Mapping
 from flask import Flask
 
 from . import db, errors, health, notes
-from .config import load_settings, prepare_data_dir
+from .config import ENV_SETTINGS, load_settings, prepare_data_dir
+
+DEFAULTS = {
+    # JSON 500s even in debug mode: Flask would otherwise re-raise and let the server (Werkzeug's
+    # dev server) answer with its HTML page. The traceback still goes to the log.
+    "PROPAGATE_EXCEPTIONS": False,
+    # Create the schema at start. gunicorn's workers get False: its master has done it once.
+    "INIT_DB": True,
+}
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the app from environment variables, with `config` taking precedence."""
     overrides = dict(config or {})
+    # The app's own settings (environment, then overrides) are validated; other keys are
+    # plain Flask config. Each override is applied once, by one of the two.
     settings = load_settings(os.environ, overrides)
 
     app = Flask(__name__)
-    app.config.update(overrides)
+    app.config.update(DEFAULTS)
+    app.config.update({k: v for k, v in overrides.items() if k not in ENV_SETTINGS})
     app.config.update(settings)
     app.logger.setLevel(settings["LOG_LEVEL"])
 
@@ -26,6 +37,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     db.init_app(app)
     errors.init_app(app)
+    notes.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(notes.bp)
 

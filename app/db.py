@@ -1,4 +1,12 @@
-"""SQLite access: one connection per request, schema created at startup."""
+"""SQLite access: one connection per request; the schema is set up once, before serving.
+
+Who sets the schema up: `create_app()` for the dev server and the tests (one process), and
+gunicorn's master in prod (`prod/startup.py`, before it forks a worker), so that workers never
+race to create it. Workers built with INIT_DB=False only open connections.
+
+Under gevent (prod) SQLite calls do not yield to other greenlets, so a transaction is never
+interleaved with another one of the same worker: keep network I/O out of transactions.
+"""
 
 import sqlite3
 from pathlib import Path
@@ -7,19 +15,26 @@ from flask import Flask, current_app, g
 
 DB_FILENAME = "notes.sqlite3"
 
-# Several gunicorn workers start at once and race to create the schema; waiting on
-# SQLite's lock beats failing with "database is locked".
+# How long a statement waits for another process's write lock before "database is locked".
 LOCK_TIMEOUT_SECONDS = 10
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS notes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    title TEXT NOT NULL,
-    body TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+# The largest value an SQLite INTEGER holds: bigger ids, offsets or limits cannot be bound.
+SQLITE_MAX_INT = 2**63 - 1
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )
+    """,
+    # Serves the list order (newest first) straight from the index: no sort of the table.
+    "CREATE INDEX IF NOT EXISTS notes_by_created ON notes (created_at, id)",
 )
-"""
+SCHEMA_OBJECTS = {("table", "notes"), ("index", "notes_by_created")}
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
@@ -45,18 +60,30 @@ def close_db(_exc: BaseException | None = None) -> None:
         conn.close()
 
 
+def schema_ready(conn: sqlite3.Connection) -> bool:
+    """Whether the tables and indexes exist; reads the schema only, never the notes."""
+    rows = conn.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+    return {(row["type"], row["name"]) for row in rows} >= SCHEMA_OBJECTS
+
+
 def init_db(path: str | Path) -> None:
+    """Create what is missing. Run it in one process at a time (see the module docstring):
+    switching to WAL takes an exclusive lock that does not wait for the busy timeout."""
     conn = connect(path)
     try:
-        # WAL lets readers and the single writer work at once across workers; the mode
-        # is stored in the file, so setting it on every start is idempotent.
-        conn.execute("PRAGMA journal_mode = WAL")
-        with conn:
-            conn.execute(SCHEMA)
+        # WAL lets readers and the single writer work at once across workers; the mode is
+        # stored in the file, so an existing database only needs the (read-only) check.
+        if conn.execute("PRAGMA journal_mode").fetchone()["journal_mode"] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        if not schema_ready(conn):
+            with conn:
+                for statement in SCHEMA:
+                    conn.execute(statement)
     finally:
         conn.close()
 
 
 def init_app(app: Flask) -> None:
     app.teardown_appcontext(close_db)
-    init_db(app.config["DATABASE"])
+    if app.config["INIT_DB"]:
+        init_db(app.config["DATABASE"])

@@ -2,10 +2,11 @@
 
     {"error": {"status": 400, "message": "...", "fields": {"title": "..."}}}
 
-"fields" appears only on validation errors. Clients never get HTML or a traceback.
+"fields" appears only on validation errors. Clients never get HTML or a traceback, and an
+answer without a body (204, OPTIONS) carries no Content-Type either.
 """
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, Response, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
@@ -30,7 +31,7 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
 def handle_http_exception(e: HTTPException) -> ResponseReturnValue:
     message = e.description or e.name
     if e.code == 413:
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        limit = current_app.config["MAX_BODY_BYTES"]
         message = f"Request body is larger than the {limit} byte limit."
     response = error_response(e.code or 500, message, getattr(e, "fields", None))
     # Keep protocol headers such as Allow on a 405; drop werkzeug's HTML Content-Type.
@@ -46,7 +47,16 @@ def handle_internal_error(e: InternalServerError) -> ResponseReturnValue:
     return error_response(500, "Internal server error.")
 
 
+def drop_empty_content_type(response: Response) -> Response:
+    # Werkzeug labels every response text/html by default, also the empty ones (204, Flask's
+    # automatic OPTIONS answer); an empty body has no media type.
+    if not response.is_streamed and response.calculate_content_length() == 0:
+        response.headers.pop("Content-Type", None)
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(drop_empty_content_type)
     app.register_error_handler(HTTPException, handle_http_exception)
     # Unhandled exceptions reach handlers as InternalServerError (when not propagated).
     app.register_error_handler(InternalServerError, handle_internal_error)

@@ -1,12 +1,13 @@
 """The JSON notes API: /api/notes."""
 
-import json
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, Flask, abort, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import IntegerConverter
 
-from .db import get_db
+from .body import json_object
+from .db import SQLITE_MAX_INT, get_db
 from .errors import ValidationError
 
 bp = Blueprint("notes", __name__, url_prefix="/api/notes")
@@ -25,59 +26,83 @@ def fetch_note(conn, note_id: int) -> dict | None:
     return conn.execute("SELECT * FROM notes WHERE id = ?", (note_id,)).fetchone()
 
 
-def _query_int(name: str, default: int, low: int, high: int | None = None) -> int:
+class NoteIdConverter(IntegerConverter):
+    """Note ids in URLs: ASCII digits only (IntegerConverter's \\d matches any script's digits,
+    so /api/notes/%EF%BC%91, a fullwidth one, was note 1), and few enough for int()."""
+
+    regex = r"[0-9]{1,19}"
+
+
+def _query_int(name: str, default: int, low: int, high: int = SQLITE_MAX_INT) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    # isdigit() also refuses "-1", "1.5" and " 7", which int() would partly accept.
-    value = int(raw) if raw.isascii() and raw.isdigit() else None
-    if value is None or value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+    # ASCII digits only: int() would also accept "-1", " 7", "1_0" and other scripts' digits.
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+    value = int(raw) if digits else None
+    if value is None or not low <= value <= high:
         raise ValidationError(
-            f"Invalid query parameter {name!r}.", {name: f"must be an integer {bounds}"}
+            f"Invalid query parameter {name!r}.",
+            {name: f"must be an integer between {low} and {high}"},
         )
     return value
 
 
+def _text_error(value: object, max_length: int, required: bool) -> str | None:
+    """What is wrong with one text field of a note (already stripped if it is a title)."""
+    if value is None and required:
+        return "is required"
+    if not isinstance(value, str):
+        return "must be a string"
+    if required and not value:
+        return "must not be empty"
+    if len(value) > max_length:
+        return f"must be at most {max_length} characters"
+    # JSON can spell lone surrogates ("\\ud800"); they are not text and SQLite cannot store them.
+    if not value.isascii() and _has_surrogates(value):
+        return "must not contain unpaired surrogates"
+    return None
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _note_from_request() -> tuple[str, str]:
     """Parse and validate the request body into (title, body)."""
-    if not request.is_json:
-        abort(400, "Content-Type must be application/json.")
-    # Parse ourselves: Flask answers a wrong Content-Type with 415 and hides the
-    # reason for malformed JSON; get_data() still enforces MAX_CONTENT_LENGTH (413).
-    try:
-        data = json.loads(request.get_data(cache=False))
-    except ValueError:
-        abort(400, "Request body is not valid JSON.")
-    if not isinstance(data, dict):
-        abort(400, "Request body must be a JSON object.")
-
+    data = json_object()
     unknown = sorted(set(data) - set(NOTE_FIELDS))
     if unknown:
         raise ValidationError(
             f"Unknown fields: {', '.join(unknown)}.", dict.fromkeys(unknown, "unknown field")
         )
-
-    errors: dict[str, str] = {}
-    title = data.get("title")
-    if title is None:
-        errors["title"] = "is required"
-    elif not isinstance(title, str):
-        errors["title"] = "must be a string"
-    elif not (title := title.strip()):
-        errors["title"] = "must not be empty"
-    elif len(title) > TITLE_MAX:
-        errors["title"] = f"must be at most {TITLE_MAX} characters"
-
-    body = data.get("body", "")
-    if not isinstance(body, str):
-        errors["body"] = "must be a string"
-    elif len(body) > BODY_MAX:
-        errors["body"] = f"must be at most {BODY_MAX} characters"
-
+    title, body = data.get("title"), data.get("body", "")
+    if isinstance(title, str):
+        title = title.strip()
+    checks = {
+        "title": _text_error(title, TITLE_MAX, required=True),
+        "body": _text_error(body, BODY_MAX, required=False),
+    }
+    errors = {name: error for name, error in checks.items() if error}
     if errors:
         raise ValidationError("Invalid note.", errors)
     return title, body
+
+
+def init_app(app: Flask) -> None:
+    app.url_map.converters["note_id"] = NoteIdConverter
+
+
+@bp.url_value_preprocessor
+def _refuse_ids_sqlite_cannot_hold(endpoint: str | None, values: dict | None) -> None:
+    # Here rather than in the converter: Werkzeug turns a converter's ValidationError into a
+    # 405 when another method's rule for the same path was tried first.
+    if values and values.get("note_id", 0) > SQLITE_MAX_INT:
+        abort(404, f"Note {values['note_id']} not found.")
 
 
 @bp.get("")
@@ -108,7 +133,7 @@ def create_note() -> ResponseReturnValue:
     return note, 201, {"Location": location}
 
 
-@bp.get("/<int:note_id>")
+@bp.get("/<note_id:note_id>")
 def get_note(note_id: int) -> ResponseReturnValue:
     note = fetch_note(get_db(), note_id)
     if note is None:
@@ -116,7 +141,7 @@ def get_note(note_id: int) -> ResponseReturnValue:
     return note
 
 
-@bp.put("/<int:note_id>")
+@bp.put("/<note_id:note_id>")
 def replace_note(note_id: int) -> ResponseReturnValue:
     title, body = _note_from_request()
     conn = get_db()
@@ -131,7 +156,7 @@ def replace_note(note_id: int) -> ResponseReturnValue:
     return note
 
 
-@bp.delete("/<int:note_id>")
+@bp.delete("/<note_id:note_id>")
 def delete_note(note_id: int) -> ResponseReturnValue:
     conn = get_db()
     with conn:

@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from tools.harness.commands import run, unique
-from tools.harness.docker import build, docker, extra_ca_bundle
+from tools.harness.docker import (
+    HARDENED,
+    base_url,
+    build,
+    container,
+    docker,
+    extra_ca_bundle,
+    volume,
+)
+from tools.harness.net import wait_for_http
 from tools.harness.project import ROOT
 
 
@@ -48,6 +57,15 @@ def _image(target: str):
 
 prod_image = _image("prod")
 dev_image = _image("dev")
+
+
+@pytest.fixture
+def prod(prod_image):
+    """A hardened prod container on a fresh named volume, serving: (name, base URL)."""
+    with volume() as data, container(prod_image, *HARDENED, "-v", f"{data}:/data") as name:
+        url = base_url(name)
+        wait_for_http(f"{url}/healthz", timeout=30)
+        yield name, url
 
 
 @pytest.fixture

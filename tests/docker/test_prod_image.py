@@ -5,44 +5,21 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
-from tools.harness.docker import container, docker, inspect, published_port, volume, wait_for_health
-from tools.harness.net import http, wait_for_http
-
-# The hardened way the README tells people to run prod: nothing writable but /data and /tmp,
-# no Linux capabilities, no privilege escalation, reachable from this machine only.
-HARDENED = (
-    "--read-only",
-    "--tmpfs",
-    "/tmp",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-    "-p",
-    "127.0.0.1::8000",
+from tools.harness.docker import (
+    HARDENED,
+    base_url,
+    container,
+    docker,
+    inspect,
+    volume,
+    wait_for_health,
 )
+from tools.harness.net import http, wait_for_http
 
 # Importable from the app's venv: none of these. (The base image's own pip stays outside the venv.)
 DEV_TOOLS = ("pytest", "debugpy", "watchdog", "ruff", "pip")
 # On PATH: none of these either: no dev tools, no compilers, no downloaders.
 PROGRAMS = ("pytest", "debugpy", "watchmedo", "ruff", "gcc", "cc", "make", "curl", "wget")
-
-
-def base_url(name: str) -> str:
-    host, port = published_port(name, 8000)
-    assert host == "127.0.0.1", f"published on {host}, not loopback"
-    return f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def prod(prod_image):
-    """A hardened prod container on a fresh named volume, serving."""
-    with volume() as data, container(prod_image, *HARDENED, "-v", f"{data}:/data") as name:
-        url = base_url(name)
-        wait_for_http(f"{url}/healthz", timeout=30)
-        yield name, url
 
 
 def test_serves_health_and_the_api_hardened(prod):

@@ -5,7 +5,7 @@ import pytest
 
 from tools.harness.kube import effective_command, image_tag, quantity, under
 
-IMAGE = {"Entrypoint": None, "Cmd": ["gunicorn", "--config", "/app/gunicorn.conf.py"]}
+IMAGE = {"Entrypoint": None, "Cmd": ["gunicorn", "--config", "/app/prod/gunicorn.conf.py"]}
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,7 @@
 import logging
 
 from app import create_app
-
-
-def assert_json_error(response, status):
-    assert response.status_code == status
-    assert response.mimetype == "application/json"
-    assert b"<html" not in response.data.lower()
-    error = response.get_json()["error"]
-    assert error["status"] == status
-    assert error["message"]
-    return error
+from tools.harness.api import assert_json_error
 
 
 def test_unknown_path_is_json_404(client):

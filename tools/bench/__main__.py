@@ -5,11 +5,11 @@
     scripts/bench --quick             fewer rounds (about 2 minutes); for a smoke run
     scripts/bench --repeat 10         this many rounds for every figure
 
-Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger (docs/benchmarks.md
-explains each). The results, with every sample, also go to bench/results/<UTC time>.json
-(gitignored).
-The targets are compared, not asserted: the exit status is non-zero only when a figure could
-not run.
+Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow
+(docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load generator, e.g.
+apt-get install wrk). The results, with every sample, also go to
+tools/bench/results/<UTC time>.json (gitignored). The targets are compared, not asserted: the
+exit status is non-zero only when a figure could not run.
 Builds need the extra CA bundle behind a TLS-intercepting proxy: EXTRA_CA_BUNDLE=/path/to.pem.
 """
 
@@ -34,11 +34,12 @@ from tools.harness.project import ROOT
 
 from .common import Context, FigureResult, Options, image_size, log, markdown_table
 from .debugger import run_debugger
-from .load import run_load
+from .load import WRK_MISSING, run_load
 from .rebuild import run_deps, run_rebuild
 from .reload import run_reload
 from .resources import run_resources
 from .sizes import BASE, run_sizes
+from .slow import run_slow
 from .startup import run_up
 from .stop import run_stop
 
@@ -49,10 +50,12 @@ FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
     "size": ("image sizes above the base image", run_sizes),
     "up": ("compose up / devcontainer up until serving", run_up),
     "stop": ("docker stop of the prod container", run_stop),
-    "load": ("throughput and latency: gunicorn vs Flask dev server", run_load),
+    "load": ("throughput and p99 at 1k and 100k notes, writes: prod vs gthread vs dev", run_load),
     "resources": ("CPU and memory of prod, idle and under load (Kubernetes sizing)", run_resources),
     "debugger": ("attach after port checks and after the debug adapter dies", run_debugger),
+    "slow": ("probes answered while 256 slow connections are open", run_slow),
 }
+NEEDS_WRK = ("load",)
 
 
 def _output(args: list[str]) -> str:
@@ -126,6 +129,9 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     names = args.figures or list(FIGURES)
+    if any(name in NEEDS_WRK for name in names) and not find_tool("wrk"):
+        print(f"scripts/bench: {WRK_MISSING}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _terminate)
     if extra_ca_bundle() is None:
         log("EXTRA_CA_BUNDLE is not set: fine without a TLS-intercepting proxy, else set it")

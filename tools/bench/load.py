@@ -1,173 +1,210 @@
-"""Figure 7: request throughput and latency, prod (gunicorn) versus the Flask development server.
+"""Figure 7: throughput and p99 latency, prod (gunicorn, gevent) versus gthread and the Flask
+development server, at 1,000 and 100,000 notes, and a write workload.
 
-Both servers run the same prod image, the same code and the same Python, in a container with its
-port published on 127.0.0.1; only the server differs:
+All three servers run the same prod image, the same code and the same Python, in a container
+with its port published on 127.0.0.1; only the server differs:
 
-* gunicorn as configured (gunicorn.conf.py defaults: 2 gthread workers x 4 threads);
-* the Flask development server from the same image: `flask --app app run --host 0.0.0.0
-  --port 8000` (Werkzeug's threaded server, one process, no reloader, no debugger).
+* prod: the image as it ships (`python -m prod`: gunicorn, 2 gevent workers);
+* gthread: the same gunicorn with the worker class prod used before (`--worker-class gthread
+  --threads 4`: 2 workers x 4 threads), for comparison;
+* the Flask development server from the same image: `flask --app app run` (Werkzeug's threaded
+  server, one process, no reloader, no debugger).
 
-The load generator is this module: one asyncio process on the host with CONCURRENCY
-HTTP/1.1 kept-alive connections (reconnecting when a server closes one), sending a fixed number
-of GETs per run, capped in time; per-request latency is from writing the request to reading the
-whole body. GET /api/notes lists 20 seeded notes. A warm-up run precedes the timed runs. The
-machine has 2 cores shared by server and client, so the client's own CPU use is part of the
-figure: absolute numbers are for this machine only, the ratio is the point.
+Each server gets its own volume, filled directly with SQLite before it starts (N notes with
+distinct timestamps; 100k take about a second), so that GET /api/notes (the default page of
+50, newest first) and GET /healthz are timed against a small and a large table. The load
+generator is wrk (compiled, 2 threads, CONNECTIONS kept-alive connections); it shares the 2
+cores with the server, so the absolute numbers are for this machine, the ratios are the point.
+The write workload POSTs a 200-byte note per request, against the 100k-note table.
 """
 
 from __future__ import annotations
 
-import asyncio
+import re
+import shutil
 import statistics
-import time
-from dataclasses import dataclass, field
+import tempfile
+from pathlib import Path
 
-from tools.harness.docker import container
-from tools.harness.net import free_port, http, wait_for_http
+from tools.harness.commands import find_tool, run
+from tools.harness.docker import container, docker, volume
+from tools.harness.net import free_port, wait_for_http
 
-from .common import Context, FigureResult, Row, log, percentile
+from .common import Context, FigureResult, Row, Target, log
 
-CONCURRENCY = 8
-TIME_CAP = 20.0  # seconds per run
+CONNECTIONS = 16
+SIZES = (1_000, 100_000)
 SERVERS = {
-    "gunicorn (prod)": (),
+    "prod": (),
+    "gthread 2x4 (before)": (
+        "gunicorn",
+        "--config",
+        "/app/prod/gunicorn.conf.py",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+    ),
     "Flask dev server": ("flask", "--app", "app", "run", "--host", "0.0.0.0", "--port", "8000"),
 }
-PATHS = ("/healthz", "/api/notes")
+READS = ("/healthz", "/api/notes")
+WRITE_SCRIPT = """\
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"title": "bench", "body": "%s"}'
+""" % ("x" * 170)
+
+SEED = """
+import sqlite3, sys
+from app.db import init_db
+path, count = "/data/notes.sqlite3", int(sys.argv[1])
+init_db(path)
+conn = sqlite3.connect(path)
+with conn:
+    conn.executemany(
+        "INSERT INTO notes (title, body, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        ((f"note {i}", "x" * 200, f"2024-01-01T00:00:{i:09d}Z", "2024") for i in range(count)),
+    )
+print(conn.execute("SELECT count(*) FROM notes").fetchone()[0])
+"""
+
+WRK_MISSING = (
+    "wrk is missing: the load and slow figures need this compiled HTTP load generator "
+    "(Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)"
+)
 
 
-@dataclass
-class LoadRun:
-    requests: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+def wrk_path() -> str:
+    """The wrk program, or a clear error (checked before any figure runs, see __main__)."""
+    found = find_tool("wrk")
+    if not found:
+        raise RuntimeError(WRK_MISSING)
+    return found
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one response; return (status, whether the server keeps the connection)."""
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("connection closed")
-    version, status, *_ = status_line.decode("latin-1").split(" ", 2)
-    headers: dict[str, str] = {}
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b"\n", b""):
-            break
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip().lower()
-    if headers.get("transfer-encoding") == "chunked":
-        while True:
-            size = int((await reader.readline()).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    elif "content-length" in headers:
-        await reader.readexactly(int(headers["content-length"]))
-    else:
-        await reader.read()  # body until the server closes
-        return int(status), False
-    connection = headers.get("connection", "")
-    keep = connection != "close" and (version == "HTTP/1.1" or connection == "keep-alive")
-    return int(status), keep
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-async def _load(port: int, path: str, total: int, time_cap: float) -> LoadRun:
-    result = LoadRun()
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-    remaining = total
-    deadline = time.monotonic() + time_cap
+def parse_wrk(output: str) -> dict:
+    """req/s, p50/p99 in ms, and errors (non-2xx/3xx answers plus socket errors)."""
 
-    async def client() -> None:
-        nonlocal remaining
-        reader = writer = None
-        try:
-            while remaining > 0 and time.monotonic() < deadline:
-                remaining -= 1
-                start = time.perf_counter()
-                try:
-                    if writer is None:
-                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                    writer.write(request)
-                    status, keep = await asyncio.wait_for(_read_response(reader), 10)
-                except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
-                    result.errors += 1
-                    if writer is not None:
-                        writer.close()
-                    reader = writer = None
-                    continue
-                result.latencies.append(time.perf_counter() - start)
-                result.requests += 1
-                if status != 200:
-                    result.errors += 1
-                if not keep:
-                    writer.close()
-                    reader = writer = None
-        finally:
-            if writer is not None:
-                writer.close()
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if not m:
+            raise ValueError(f"no {pct}% latency in wrk output:\n{output}")
+        return float(m[1]) * UNITS[m[2]]
 
-    start = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
-    result.seconds = time.perf_counter() - start
-    return result
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not rate:
+        raise ValueError(f"no Requests/sec in wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "rate": float(rate[1]),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "errors": (int(non_2xx[1]) if non_2xx else 0)
+        + (sum(map(int, socket.groups())) if socket else 0),
+    }
 
 
-def load(port: int, path: str, total: int, time_cap: float = TIME_CAP) -> LoadRun:
-    return asyncio.run(_load(port, path, total, time_cap))
+def run_wrk(url: str, seconds: float, script: Path | None = None) -> dict:
+    args = [
+        wrk_path(),
+        "-t2",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
+    if script is not None:
+        args += ["-s", str(script)]
+    return parse_wrk(run([*args, url], timeout=seconds + 30).stdout)
+
+
+def seed(image: str, data: str, count: int) -> None:
+    answer = docker(
+        "run", "--rm", "-v", f"{data}:/data", "--entrypoint", "python", image, "-c", SEED,
+        str(count), timeout=120,
+    )  # fmt: skip
+    if answer.stdout.strip() != str(count):
+        raise RuntimeError(f"seeding {count} notes gave {answer.stdout!r}")
 
 
 def run_load(ctx: Context) -> FigureResult:
     figure = FigureResult("load", "Throughput")
     runs = ctx.options.count(3, quick=1)
-    total = 500 if ctx.options.quick else 3000
+    seconds = 2.0 if ctx.options.quick else 5.0
     image = ctx.image("prod")
+    wrk_path()
+    script_dir = Path(tempfile.mkdtemp(prefix="berth-bench-wrk-"))
+    write_script = script_dir / "post.lua"
+    write_script.write_text(WRITE_SCRIPT)
     table = [
-        "| Server | Path | Runs x requests | req/s (median of runs) | p50 ms | p99 ms | Errors |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| Server | Request | Notes | req/s (median of runs) | p50 ms | p99 ms | Errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     summary: dict[str, dict] = {}
-    for server, command in SERVERS.items():
-        port = free_port()
-        with container(image, "-p", f"127.0.0.1:{port}:8000", command=command) as name:
-            base = f"http://127.0.0.1:{port}"
-            wait_for_http(f"{base}/healthz", timeout=60)
-            for i in range(20):
-                answer = http(
-                    "POST", f"{base}/api/notes", {"title": f"note {i}", "body": "x" * 200}
+    rates: dict[tuple[str, str, int], float] = {}
+    try:
+        for server, command in SERVERS.items():
+            for size in SIZES:
+                with volume() as data:
+                    seed(image, data, size)
+                    port = free_port()
+                    with container(
+                        image, "-p", f"127.0.0.1:{port}:8000", "-v", f"{data}:/data",
+                        command=command,
+                    ):  # fmt: skip
+                        base = f"http://127.0.0.1:{port}"
+                        wait_for_http(f"{base}/healthz", timeout=60)
+                        cases = [(f"GET {p}", f"{base}{p}", None) for p in READS]
+                        if size == SIZES[-1]:
+                            cases.append(("POST /api/notes", f"{base}/api/notes", write_script))
+                        for label, url, script in cases:
+                            run_wrk(url, 1.0, script)  # warm-up
+                            results = [run_wrk(url, seconds, script) for _ in range(runs)]
+                            median = statistics.median(r["rate"] for r in results)
+                            p50 = statistics.median(r["p50_ms"] for r in results)
+                            p99 = max(r["p99_ms"] for r in results)
+                            errors = sum(r["errors"] for r in results)
+                            rates[(server, label, size)] = median
+                            figure.rows.append(
+                                Row(
+                                    figure.name,
+                                    f"{server}: {label}, {size // 1000}k notes",
+                                    "req/s",
+                                    [r["rate"] for r in results],
+                                )
+                            )
+                            table.append(
+                                f"| {server} | {label} | {size:,} | {median:.0f} | {p50:.2f} "
+                                f"| {p99:.2f} | {errors} |"
+                            )
+                            summary[f"{server} {label} {size}"] = results
+                            log(
+                                f"load: {server} {label} {size} notes: {median:.0f} req/s, "
+                                f"p99 {p99:.2f} ms, {errors} errors"
+                            )
+    finally:
+        shutil.rmtree(script_dir, ignore_errors=True)
+    for server in SERVERS:
+        for label in (f"GET {p}" for p in READS):
+            small, large = rates[(server, label, SIZES[0])], rates[(server, label, SIZES[-1])]
+            figure.rows.append(
+                Row(
+                    figure.name,
+                    f"{server}: {label}, 100k / 1k notes",
+                    "x",
+                    [large / small],
+                    targets=[Target("min", ">=", 0.8, "x")] if server.startswith("prod") else [],
                 )
-                if answer.status != 201:
-                    raise RuntimeError(f"{server}: seeding failed: {answer.status} {answer.body!r}")
-            for path in PATHS:
-                load(port, path, min(total, 500))  # warm-up
-                results = [load(port, path, total) for _ in range(runs)]
-                rates = [r.rate for r in results]
-                latencies = [x * 1000 for r in results for x in r.latencies]
-                errors = sum(r.errors for r in results)
-                figure.rows.append(Row(figure.name, f"{server}: GET {path}", "req/s", rates))
-                p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-                table.append(
-                    f"| {server} | GET {path} | {runs} x {total} | {statistics.median(rates):.0f} "
-                    f"| {p50:.2f} | {p99:.2f} | {errors} |"
-                )
-                summary[f"{server} GET {path}"] = {
-                    "rates": rates,
-                    "p50_ms": p50,
-                    "p99_ms": p99,
-                    "errors": errors,
-                    "requests": [r.requests for r in results],
-                    "container": name,
-                }
-                log(
-                    f"load: {server} GET {path}: {statistics.median(rates):.0f} req/s, "
-                    f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, {errors} errors"
-                )
+            )
     figure.extra_markdown = "\n".join(table)
     figure.details["runs"] = summary
-    figure.details["concurrency"] = CONCURRENCY
+    figure.details["connections"] = CONNECTIONS
+    figure.details["seconds_per_run"] = seconds
     return figure

@@ -1,15 +1,14 @@
 """Figure 6: `docker stop` of a serving prod container.
 
-Each round starts the prod image (gunicorn as configured: 2 workers x 4 threads, keepalive 5 s,
-graceful timeout 5 s) with its port published on 127.0.0.1, waits until GET /healthz answers
-200, then times `docker stop <container>` (default 10 s grace): the CLI round trip, SIGTERM to
-gunicorn (PID 1), the workers' graceful exit and the container's teardown. Removal afterwards
-is untimed.
+Each round starts the prod image (gunicorn as configured: 2 workers, keepalive 5 s, graceful
+timeout 5 s) with its port published on 127.0.0.1, waits until GET /healthz answers 200, then
+times `docker stop <container>` (default 10 s grace): the CLI round trip, SIGTERM to gunicorn
+(PID 1), the workers' graceful exit and the container's teardown. Removal afterwards is untimed.
 
 Two cases, alternating: no client connection open (the server idle), and one idle HTTP/1.1
 kept-alive connection open (a browser, or a proxy's connection pool, after one request): a
-stopping gthread worker keeps kept-alive connections open for up to 2 s (gunicorn's
-STOP_KEEPALIVE_LINGER, capped by `keepalive`) so a request already on its way gets an answer.
+stopping worker keeps kept-alive connections open for STOP_LINGER (prod/worker.py, 0.3 s) so
+that a request already on its way gets an answer.
 """
 
 from __future__ import annotations

@@ -77,6 +77,28 @@ def published_port(container: str, port: int) -> tuple[str, int]:
     return binding["HostIp"], int(binding["HostPort"])
 
 
+# The hardened way the README tells people to run prod: nothing writable but /data and /tmp,
+# no Linux capabilities, no privilege escalation, reachable from this machine only.
+HARDENED = (
+    "--read-only",
+    "--tmpfs",
+    "/tmp",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "-p",
+    "127.0.0.1::8000",
+)
+
+
+def base_url(name: str) -> str:
+    """http://127.0.0.1:<port> of a container's port 8000, which must be on loopback."""
+    host, port = published_port(name, 8000)
+    assert host == "127.0.0.1", f"published on {host}, not loopback"
+    return f"http://127.0.0.1:{port}"
+
+
 def inspect(obj: str, template: str) -> str:
     return docker("inspect", "--format", template, obj).stdout.strip()
 

@@ -25,6 +25,7 @@ COPY_IGNORE = shutil.ignore_patterns(
     "__pycache__",
     ".pytest_cache",
     ".ruff_cache",
+    ".hypothesis",
     "instance",
     "results",
     ".env",

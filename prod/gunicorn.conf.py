@@ -1,0 +1,45 @@
+"""Gunicorn settings for the prod image; every knob comes from the environment.
+
+Started by `python -m prod` (the image's CMD), which has checked every setting already; the
+same checks run here for anyone who starts gunicorn directly. Workers (prod/worker.py) read
+each request whole in a greenlet, however slowly it comes, and only then run the app in one of
+their threads: slow clients cannot take the threads away from the others (docs/benchmarks.md
+has the figures). 2 workers x 4 threads suit a small container (2 CPUs).
+"""
+
+import os
+
+from app.config import ConfigError, parse_log_level
+from prod.settings import server_settings
+from prod.startup import on_starting, post_fork, worker_exit  # noqa: F401 - gunicorn hooks
+
+try:
+    _settings = server_settings(os.environ)
+    _log_level = parse_log_level(os.environ.get("LOG_LEVEL") or None)
+except ConfigError as e:
+    # SystemExit, not the error: gunicorn prints any Exception here with its traceback.
+    raise SystemExit(f"berth: cannot start: {e}") from None
+
+wsgi_app = "prod.startup:worker_app()"
+bind = [f"0.0.0.0:{_settings['PORT']}"]
+workers = _settings["WEB_CONCURRENCY"]
+worker_class = "prod.worker.Worker"
+threads = _settings["GUNICORN_THREADS"]
+worker_connections = _settings["GUNICORN_WORKER_CONNECTIONS"]
+timeout = _settings["GUNICORN_TIMEOUT"]
+graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
+# Seconds an idle kept-alive connection stays open; with gevent workers also the time a client
+# has to send a request's headers.
+keepalive = 5
+
+# Heartbeat files in memory: /dev/shm is a tmpfs even with a read-only root file system.
+worker_tmp_dir = "/dev/shm"  # noqa: S108 (a private tmpfs per container)
+
+# No control socket: it would live in the user's home, and prod has neither a home nor a
+# writable root file system; signals (HUP, TTIN, TERM) still control gunicorn.
+control_socket_disable = True
+
+# Access and error logs to stdout/stderr, where `docker logs` reads them.
+accesslog = "-"
+errorlog = "-"
+loglevel = _log_level.lower()

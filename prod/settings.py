@@ -1,0 +1,93 @@
+"""The prod server's settings, from the environment; each bad value is one clear line.
+
+gunicorn reads WEB_CONCURRENCY itself while importing its config module (the class `Workers`
+in gunicorn/config.py: `default = int(os.environ.get("WEB_CONCURRENCY", 1))`), so a bad value
+crashes gunicorn with a traceback before gunicorn.conf.py runs: `python -m prod` checks these
+settings before gunicorn starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from app.config import ConfigError, load_settings, prepare_data_dir
+
+
+@dataclass(frozen=True)
+class Number:
+    default: int
+    low: int
+    high: int
+    meaning: str
+
+    def parse(self, name: str, raw: str | None) -> int:
+        if raw is None or not raw.strip():
+            return self.default
+        text = raw.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+        if value is None or not self.low <= value <= self.high:
+            raise ConfigError(
+                f"{name}={raw!r} is not valid: {self.meaning} must be a whole number from "
+                f"{self.low} to {self.high} (default {self.default})"
+            )
+        return value
+
+
+SERVER_SETTINGS = {
+    "PORT": Number(8000, 1, 65535, "the port to listen on"),
+    "WEB_CONCURRENCY": Number(2, 1, 64, "the number of worker processes"),
+    "GUNICORN_THREADS": Number(4, 1, 256, "the threads each worker runs the app in"),
+    "GUNICORN_WORKER_CONNECTIONS": Number(
+        1000, 1, 100_000, "the open connections each worker serves at once"
+    ),
+    "GUNICORN_TIMEOUT": Number(30, 1, 3600, "the seconds a silent worker lives"),
+    "GUNICORN_GRACEFUL_TIMEOUT": Number(5, 0, 3600, "the seconds requests get to finish on stop"),
+}
+# gunicorn's own variables: options on a command line, and what it sets for its re-exec.
+GUNICORN_OWN = ("GUNICORN_CMD_ARGS", "GUNICORN_PID", "GUNICORN_FD", "GUNICORN_DIRTY_SOCKET")
+
+
+def server_settings(environ: Mapping[str, str]) -> dict[str, int]:
+    """PORT, WEB_CONCURRENCY and the GUNICORN_* numbers; a GUNICORN_* name that is neither
+    one of these nor gunicorn's own is refused, so that a typo does not pass unnoticed."""
+    for name in sorted(environ):
+        if name.startswith("GUNICORN_") and name not in (*SERVER_SETTINGS, *GUNICORN_OWN):
+            known = ", ".join(n for n in SERVER_SETTINGS if n.startswith("GUNICORN_"))
+            raise ConfigError(
+                f"{name}={environ[name]!r} is not a setting of this server; accepted: {known}, "
+                "GUNICORN_CMD_ARGS (gunicorn options)"
+            )
+    return {name: number.parse(name, environ.get(name)) for name, number in SERVER_SETTINGS.items()}
+
+
+def check_gunicorn_cmd_args(environ: Mapping[str, str]) -> None:
+    """Parse GUNICORN_CMD_ARGS with gunicorn's own parser, which would print its usage and
+    exit 2 on an error; here the error becomes one line."""
+    raw = environ.get("GUNICORN_CMD_ARGS", "")
+    if not raw.strip():
+        return
+    from gunicorn.config import Config
+
+    def refuse(message: str) -> None:
+        raise ConfigError(f"GUNICORN_CMD_ARGS={raw!r} is not valid: {message}")
+
+    parser = Config().parser()
+    parser.error = refuse  # type: ignore[method-assign]
+    try:
+        words = shlex.split(raw)
+    except ValueError as e:
+        refuse(str(e))
+    parser.parse_args(words)
+
+
+def check_all(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
+    """Every setting the prod server and the app read; raises ConfigError on the first bad one."""
+    app_settings = load_settings(environ, {})
+    if app_settings["DATA_DIR"]:
+        prepare_data_dir(app_settings["DATA_DIR"])
+    server = server_settings(environ)
+    check_gunicorn_cmd_args(environ)
+    return server

@@ -1,0 +1,85 @@
+"""gunicorn's start-up: the schema once in the master, then the app in each worker.
+
+Workers used to create the schema themselves, all at once: two switching a fresh file to WAL
+together fail with "database is locked" at once (that lock does not wait for the busy timeout),
+and a worker that fails to boot stops gunicorn. Now the master does it in `on_starting`, before
+it forks any worker, and workers only open connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import sqlite3
+import sys
+
+from flask import Flask
+from gunicorn.errors import AppImportError
+
+from app import create_app
+from app.config import ConfigError
+
+STARTUP_ERRORS = (ConfigError, OSError, sqlite3.Error)
+
+
+def on_starting(server: object) -> None:
+    """gunicorn hook, in the master before it listens or forks: settings and schema."""
+    try:
+        create_app({"INIT_DB": True})
+    except STARTUP_ERRORS as e:
+        raise SystemExit(f"berth: cannot start: {e}") from None
+
+
+def worker_app() -> Flask:
+    """The app of one worker (gunicorn's wsgi_app); the schema is in place already."""
+    try:
+        return create_app({"INIT_DB": False})
+    except STARTUP_ERRORS as e:
+        # gunicorn prints an AppImportError as one line (no traceback) and stops.
+        raise AppImportError(f"berth: worker cannot start: {e}") from None
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def post_fork(server, worker) -> None:
+    """gunicorn hook, the first code of a new worker process: do not lose a stop that comes
+    while the worker boots.
+
+    A worker installs its own signal handlers only after gevent's patching; until then a
+    SIGTERM reaches the master's handler, inherited through fork, which puts it in this
+    process's copy of the master's queue, where nobody reads it. The worker then serves on
+    and the master waits out graceful_timeout (a `docker stop` right after a start took 5 s).
+    From here on a stop signal ends the worker's loop, and one that came since the fork does.
+    Upstream report, in short: "a worker ignores SIGTERM received before init_signals()".
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        worker.alive = False
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
+    while True:
+        try:
+            signum = server.SIG_QUEUE.get_nowait()
+        except queue.Empty:
+            break
+        if signum in STOP_SIGNALS:
+            worker.alive = False
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """gunicorn hook, the last code of a worker process (its exit is under way): leave with
+    the same exit code but without the interpreter's teardown of Flask and gevent, which
+    costs more CPU time than the rest of a stop. Nothing is lost: requests are done, SQLite
+    connections closed, and the logs are flushed here."""
+    exiting = sys.exc_info()[1]
+    code = exiting.code if isinstance(exiting, SystemExit) else None
+    if not isinstance(code, int):
+        return  # an unexpected way out: let Python finish as it would
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

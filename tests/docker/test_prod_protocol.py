@@ -1,0 +1,141 @@
+"""The prod server at the HTTP level: slow clients, chunked bodies, methods, stop behaviour."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import socket
+import time
+from urllib.parse import urlsplit
+
+from tools.harness.docker import docker, inspect
+from tools.harness.slowclients import probe, slow_clients
+
+SLOW_CONNECTIONS = 256
+ATTACK_SECONDS = 15
+
+
+def port_of(url: str) -> int:
+    return urlsplit(url).port
+
+
+def send(url: str, method: str, path: str, body=None, headers=None, chunked=False):
+    conn = http.client.HTTPConnection("127.0.0.1", port_of(url), timeout=10)
+    try:
+        if chunked:
+            conn.request(method, path, body=iter(body), headers=headers, encode_chunked=True)
+        else:
+            conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def raw_exchange(url: str, data: bytes) -> bytes:
+    """Send raw bytes, return everything the server answers before it closes (bounded)."""
+    with socket.create_connection(("127.0.0.1", port_of(url)), timeout=5) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if len(answer) > 1_000_000:
+                break
+    return answer
+
+
+def assert_json_error(status, headers, body, expected):
+    assert status == expected, body[:300]
+    assert headers["Content-Type"] == "application/json", headers
+    assert json.loads(body)["error"]["status"] == expected
+
+
+def test_slow_clients_do_not_starve_the_server(prod):
+    """256 connections that trickle their headers or bodies: the health check and normal
+    requests keep being answered within 1 s, and Docker keeps the container healthy."""
+    name, url = prod
+    port = port_of(url)
+    began = datetime.datetime.now(datetime.UTC).isoformat()
+    with slow_clients(port, SLOW_CONNECTIONS) as stats:
+        result = probe(port, ATTACK_SECONDS, deadline=1.0)
+        open_at_end = stats.connections_opened - stats.closed_by_server
+    assert open_at_end >= SLOW_CONNECTIONS * 0.9, stats  # the attack really held its connections
+    assert result.sent >= 50, result
+    assert result.success_rate >= 0.99, (result.success_rate, result.failures[:10])
+    health = json.loads(inspect(name, "{{json .State.Health}}"))
+    assert health["Status"] == "healthy", health
+    assert health["FailingStreak"] == 0, health
+    during = [entry for entry in health["Log"] if entry["Start"] >= began[:19]]
+    assert during, health  # Docker checked at least once during the attack...
+    assert all(entry["ExitCode"] == 0 for entry in during), health  # ...and it passed
+
+
+def test_chunked_bodies_over_the_limit_are_413_not_cut(prod):
+    _, url = prod
+    headers = {"Content-Type": "application/json"}
+    long_note = [b'{"title": "long", "body": "', b"x" * 70_000, b'"}']
+    padded = [b'{"title": "padded"}'] + [b" " * 65536] * 16  # valid JSON + 1 MB of spaces
+    for parts in (long_note, padded):
+        assert_json_error(*send(url, "POST", "/api/notes", parts, headers, chunked=True), 413)
+    status, _, body = send(url, "POST", "/api/notes", [b'{"title":', b' "ok"}'], headers, True)
+    assert status == 201, body
+    _, _, listed = send(url, "GET", "/api/notes")
+    assert [n["title"] for n in json.loads(listed)] == ["ok"]
+
+
+def test_broken_chunked_framing_is_a_client_error(prod):
+    _, url = prod
+    answer = raw_exchange(
+        url,
+        b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    )
+    status = int(answer.split(b" ", 2)[1])
+    assert 400 <= status < 500, answer[:300]
+
+
+def test_methods_and_empty_answers(prod):
+    _, url = prod
+    status, headers, body = send(url, "OPTIONS", "/api/notes")
+    assert (status, body, headers["Content-Type"]) == (200, b"", None)
+    assert {"GET", "POST"} <= set(headers["Allow"].split(", "))
+    created = json.loads(
+        send(url, "POST", "/api/notes", b'{"title": "x"}', {"Content-Type": "application/json"})[2]
+    )
+    status, headers, body = send(url, "DELETE", f"/api/notes/{created['id']}")
+    assert (status, body, headers["Content-Type"]) == (204, b"", None)
+    for method in ("PATCH", "TRACE", "FOO"):
+        assert_json_error(*send(url, method, "/api/notes"), 405)
+    status, headers, body = send(url, "HEAD", "/healthz")
+    assert (status, body) == (200, b"")
+    # A fullwidth "1" is not an id, and an id SQLite cannot hold is simply not there.
+    assert_json_error(*send(url, "GET", "/api/notes/%EF%BC%91"), 404)
+    assert_json_error(*send(url, "GET", f"/api/notes/{2**63}"), 404)
+    assert_json_error(*send(url, "GET", f"/api/notes?offset={2**63}"), 400)
+
+
+def test_protocol_errors_stay_gunicorns_own(prod):
+    """What never reaches the app (the README lists these): gunicorn's own 4xx pages."""
+    _, url = prod
+    too_long = raw_exchange(url, b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert too_long.startswith(b"HTTP/1.1 414 "), too_long[:200]
+    bad_header = raw_exchange(url, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
+    assert bad_header.startswith(b"HTTP/1.1 400 "), bad_header[:200]
+
+
+def test_stops_fast_with_an_idle_kept_alive_connection(prod):
+    name, url = prod
+    conn = http.client.HTTPConnection("127.0.0.1", port_of(url), timeout=5)
+    try:
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        start = time.monotonic()
+        docker("stop", "--time", "10", name)
+        elapsed = time.monotonic() - start
+    finally:
+        conn.close()
+    logs = docker("logs", "-t", name)
+    assert inspect(name, "{{.State.ExitCode}}") == "0"
+    assert elapsed < 1.5, f"docker stop took {elapsed:.2f} s\n{logs.stdout}{logs.stderr}"
