@@ -82,3 +82,35 @@ def test_docker_stats_line_rejects_what_it_cannot_read(line):
 
     with pytest.raises(ValueError, match="unexpected docker stats line"):
         parse_stats(line)
+
+
+WRK_OUTPUT = """\
+Running 5s test @ http://127.0.0.1:8000/api/notes
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    20.84ms   10.57ms 120.30ms   79.88%
+    Req/Sec   411.28     51.80   510.00     70.00%
+  Latency Distribution
+     50%   19.66ms
+     75%   24.01ms
+     90%   31.05ms
+     99%    1.07s
+  4110 requests in 5.00s, 5.03MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:    821.93
+Transfer/sec:      1.01MB
+"""
+
+
+def test_wrk_output_gives_rate_latencies_and_errors():
+    from tools.bench.load import parse_wrk
+
+    assert parse_wrk(WRK_OUTPUT) == {
+        "rate": 821.93,
+        "p50_ms": 19.66,
+        "p99_ms": 1070.0,
+        "errors": 7,
+    }
+    with pytest.raises(ValueError, match="Requests/sec"):
+        parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")

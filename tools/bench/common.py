@@ -292,7 +292,13 @@ class Context:
         for tag in sorted(self._tags):
             docker("image", "rm", tag, check=False, timeout=60)
         for image in sorted(self._image_ids):
-            docker("image", "rm", image, check=False, timeout=60)
+            # `docker image rm <id>` also deletes a tag someone else gave the same image (an
+            # identical build of the same tree has the same id): leave tagged images alone.
+            tags = docker(
+                "image", "inspect", "--format", "{{len .RepoTags}}", image, check=False
+            ).stdout.strip()
+            if tags == "0":
+                docker("image", "rm", image, check=False, timeout=60)
 
     # compose -------------------------------------------------------------------------------
 

@@ -15,11 +15,14 @@ distinct timestamps; 100k take about a second), so that GET /api/notes (the defa
 50, newest first) and GET /healthz are timed against a small and a large table. The load
 generator is wrk (compiled, 2 threads, CONNECTIONS kept-alive connections); it shares the 2
 cores with the server, so the absolute numbers are for this machine, the ratios are the point.
-The write workload POSTs a 200-byte note per request, against the 100k-note table.
+The write workload POSTs a 200-byte note per request, against the 100k-note table. The three
+servers run side by side and their runs are interleaved, so that other work on the machine
+weighs on each alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import statistics
@@ -147,50 +150,62 @@ def run_load(ctx: Context) -> FigureResult:
         "| Server | Request | Notes | req/s (median of runs) | p50 ms | p99 ms | Errors |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    summary: dict[str, dict] = {}
+    summary: dict[str, list] = {}
     rates: dict[tuple[str, str, int], float] = {}
-    try:
-        for server, command in SERVERS.items():
-            for size in SIZES:
-                with volume() as data:
+    lines: dict[tuple[int, int, str], str] = {}
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, script_dir, ignore_errors=True)
+        for size in SIZES:
+            with contextlib.ExitStack() as running:
+                bases = {}
+                for server, command in SERVERS.items():
+                    data = running.enter_context(volume())
                     seed(image, data, size)
                     port = free_port()
-                    with container(
-                        image, "-p", f"127.0.0.1:{port}:8000", "-v", f"{data}:/data",
-                        command=command,
-                    ):  # fmt: skip
-                        base = f"http://127.0.0.1:{port}"
-                        wait_for_http(f"{base}/healthz", timeout=60)
-                        cases = [(f"GET {p}", f"{base}{p}", None) for p in READS]
-                        if size == SIZES[-1]:
-                            cases.append(("POST /api/notes", f"{base}/api/notes", write_script))
-                        for label, url, script in cases:
-                            run_wrk(url, 1.0, script)  # warm-up
-                            results = [run_wrk(url, seconds, script) for _ in range(runs)]
-                            median = statistics.median(r["rate"] for r in results)
-                            p50 = statistics.median(r["p50_ms"] for r in results)
-                            p99 = max(r["p99_ms"] for r in results)
-                            errors = sum(r["errors"] for r in results)
-                            rates[(server, label, size)] = median
-                            figure.rows.append(
-                                Row(
-                                    figure.name,
-                                    f"{server}: {label}, {size // 1000}k notes",
-                                    "req/s",
-                                    [r["rate"] for r in results],
-                                )
+                    running.enter_context(
+                        container(
+                            image, "-p", f"127.0.0.1:{port}:8000", "-v", f"{data}:/data",
+                            command=command,
+                        )
+                    )  # fmt: skip
+                    bases[server] = f"http://127.0.0.1:{port}"
+                for base in bases.values():
+                    wait_for_http(f"{base}/healthz", timeout=60)
+                cases = [(f"GET {path}", path, None) for path in READS]
+                if size == SIZES[-1]:
+                    cases.append(("POST /api/notes", "/api/notes", write_script))
+                for label, path, script in cases:
+                    results: dict[str, list[dict]] = {server: [] for server in SERVERS}
+                    for base in bases.values():
+                        run_wrk(base + path, 1.0, script)  # warm-up
+                    # Interleaved, so that other work on the machine weighs on every server alike.
+                    for _ in range(runs):
+                        for server, base in bases.items():
+                            results[server].append(run_wrk(base + path, seconds, script))
+                    for index, (server, runs_of) in enumerate(results.items()):
+                        median = statistics.median(r["rate"] for r in runs_of)
+                        p50 = statistics.median(r["p50_ms"] for r in runs_of)
+                        p99 = max(r["p99_ms"] for r in runs_of)
+                        errors = sum(r["errors"] for r in runs_of)
+                        rates[(server, label, size)] = median
+                        figure.rows.append(
+                            Row(
+                                figure.name,
+                                f"{server}: {label}, {size // 1000}k notes",
+                                "req/s",
+                                [r["rate"] for r in runs_of],
                             )
-                            table.append(
-                                f"| {server} | {label} | {size:,} | {median:.0f} | {p50:.2f} "
-                                f"| {p99:.2f} | {errors} |"
-                            )
-                            summary[f"{server} {label} {size}"] = results
-                            log(
-                                f"load: {server} {label} {size} notes: {median:.0f} req/s, "
-                                f"p99 {p99:.2f} ms, {errors} errors"
-                            )
-    finally:
-        shutil.rmtree(script_dir, ignore_errors=True)
+                        )
+                        lines[(index, size, label)] = (
+                            f"| {server} | {label} | {size:,} | {median:.0f} | {p50:.2f} "
+                            f"| {p99:.2f} | {errors} |"
+                        )
+                        summary[f"{server} {label} {size}"] = runs_of
+                        log(
+                            f"load: {server} {label} {size} notes: {median:.0f} req/s, "
+                            f"p99 {p99:.2f} ms, {errors} errors"
+                        )
+    table += [lines[key] for key in sorted(lines)]
     for server in SERVERS:
         for label in (f"GET {p}" for p in READS):
             small, large = rates[(server, label, SIZES[0])], rates[(server, label, SIZES[-1])]
