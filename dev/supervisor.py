@@ -7,6 +7,8 @@ It never serves a request itself, so nothing the app or an editor does can take 
 - an app process that dies any other way (a crash, ``os._exit``): it waits for the next edit;
 - a debug adapter that exits or stops accepting editors: it restarts itself in place (same
   PID, same HTTP socket) with a fresh ``debugpy.listen``, which a process can only call once;
+- new pins in requirements*.txt: it syncs the venv while the app serves, then starts a new app
+  process on it (``dev.dependencies``);
 - orphans: it is a child subreaper (and PID 1 without ``init``), and reaps every child.
 """
 
@@ -27,6 +29,7 @@ from pathlib import Path
 from dev import exit_now, say
 from dev.app_process import EXCLUDED_DIRS
 from dev.debugger import Debugger
+from dev.dependencies import Pins
 from dev.settings import Settings
 
 RELOAD_EXIT = 3  # Werkzeug's reloader ends the app process with 3 when a file changed
@@ -44,6 +47,7 @@ class Supervisor:
         self.root = root
         self.command = list(command)
         self.debugger = debugger
+        self.pins = Pins(root)
         self.sock: socket.socket | None = None
         self.child: subprocess.Popen | None = None
         self.stopping = False
@@ -68,13 +72,28 @@ class Supervisor:
             say("debugger attached")
         while True:
             self.child = self._start_app()
-            self._wait(lambda: self.child.returncode is not None)
-            self._stop_or_restart()
-            code = self.child.returncode
-            if code != RELOAD_EXIT:
+            code = self._serve()
+            if code not in (RELOAD_EXIT, None):
                 say(f"app process exited with {code}; waiting for a file change to restart")
-                self._wait(changed_since(snapshot(self.root), self.root), poll=0.5)
+                edited = changed_since(snapshot(self.root), self.root)
+                self._wait(lambda edited=edited: edited() or self.pins.changed(), poll=0.5)
                 self._stop_or_restart()
+                if self.pins.changed():
+                    self.pins.apply(lambda: self.stopping)
+                    self._stop_or_restart()
+
+    def _serve(self) -> int | None:
+        """Until the app process exits (its exit code), or new pins were synced and it was
+        stopped to restart on them (None). Pins that fail to sync leave it serving."""
+        while True:
+            self._wait(lambda: self.child.returncode is not None or self.pins.changed(), poll=0.5)
+            self._stop_or_restart()
+            if self.child.returncode is not None:
+                return self.child.returncode
+            if self.pins.apply(lambda: self.stopping):
+                self._stop_app()
+                self._stop_or_restart()
+                return None
 
     def _banner(self) -> str:
         s = self.settings

@@ -1,16 +1,20 @@
 """The dev compose stack of a copy of the project, as a developer runs it: the one helper for
-every test that brings up docker-compose.dev.yml.
+every test that brings up docker-compose.dev.yml (with the bind mount, or in watch mode with
+docker-compose.watch.yml on top).
 
 A stack runs in its own folder (the host side of the bind mount, which tests may edit) with free
-host ports on 127.0.0.1, and is removed with its volume and image however the test ends.
+host ports on 127.0.0.1, and is removed with its volume and images however the test ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +25,7 @@ from tests.support.containers import (
     chown_tree,
     copy_project,
     describe,
+    docker,
     free_ports,
     http,
     run,
@@ -28,6 +33,7 @@ from tests.support.containers import (
 )
 
 COMPOSE_FILE = "docker-compose.dev.yml"
+WATCH_FILE = "docker-compose.watch.yml"  # on top of COMPOSE_FILE: Compose Watch, no bind mount
 # What tests edit: the first line of GET /'s text. Where editors break: on the first line of
 # the view that reads one note (GET /api/notes/<id>), which no health check or edit check calls.
 LANDING_FILE = Path("app") / "health.py"
@@ -57,13 +63,19 @@ class ComposeStack:
     env: dict[str, str]
     app_port: int
     debugpy_port: int
+    files: tuple[str, ...] = (COMPOSE_FILE,)
     up_seconds: float = field(default=0.0)
 
-    def compose(self, *args: str, timeout: float = 180, check: bool = False):
-        """`docker compose -f docker-compose.dev.yml [-p project] ...` in the workspace."""
+    def command(self, *args: str) -> list[str]:
+        """`docker compose -f docker-compose.dev.yml [-f ...] [-p project] ...`"""
+        files = [arg for name in self.files for arg in ("-f", name)]
         name = ["-p", self.project] if self.project else []
+        return ["docker", "compose", *files, *name, *args]
+
+    def compose(self, *args: str, timeout: float = 180, check: bool = False):
+        """A compose command on this stack, in the workspace."""
         return run(
-            ["docker", "compose", "-f", COMPOSE_FILE, *name, *args],
+            self.command(*args),
             cwd=self.workspace,
             env=self.env,
             timeout=timeout,
@@ -78,10 +90,25 @@ class ComposeStack:
         assert result.returncode == 0, f"{describe(result)}\n--- logs\n{self.logs()[-4000:]}"
 
     def down(self, *, timeout: float = 10):
-        """Remove the stack: containers, network, data volume and the image compose built."""
-        return self.compose(
+        """Remove the stack: containers, network, data volume and the images compose built
+        (Compose Watch rebuilds leave the earlier ones untagged)."""
+        name = self.name()
+        result = self.compose(
             "down", "-v", "--rmi", "local", "--remove-orphans", "-t", str(timeout), timeout=180
         )
+        label = f"label=com.docker.compose.project={name}"
+        leftovers = docker("images", "-q", "--filter", label, check=False).stdout.split()
+        if leftovers:
+            docker("image", "rm", *set(leftovers), check=False)
+        return result
+
+    def name(self) -> str:
+        """The project name: given, or derived by compose from the folder."""
+        if self.project:
+            return self.project
+        result = self.compose("config", "--format", "json", timeout=60)
+        assert result.returncode == 0, describe(result)
+        return json.loads(result.stdout)["name"]
 
     def container(self) -> str:
         result = self.compose("ps", "-q", SERVICE, timeout=60)
@@ -116,16 +143,48 @@ def stack_env(**settings: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def dev_stack(workspace: Path, project: str | None, **settings: str) -> Iterator[ComposeStack]:
+def dev_stack(
+    workspace: Path, project: str | None, files: tuple[str, ...] = (COMPOSE_FILE,), **settings: str
+) -> Iterator[ComposeStack]:
     """The dev stack of ``workspace``, up and healthy on free ports; removed afterwards."""
     app_port, debugpy_port = free_ports(2)
     env = stack_env(APP_PORT=str(app_port), DEBUGPY_PORT=str(debugpy_port), **settings)
-    stack = ComposeStack(workspace, project, env, app_port, debugpy_port)
+    stack = ComposeStack(workspace, project, env, app_port, debugpy_port, files)
     try:
         stack.up()
         yield stack
     finally:
         stack.down(timeout=3)
+
+
+@contextlib.contextmanager
+def watching(stack: ComposeStack, *, timeout: float = 60) -> Iterator[Path]:
+    """`compose watch --no-up` on a running stack, as a developer leaves it running; yields the
+    file its output goes to. Stopped (Ctrl-C, as in a terminal) afterwards."""
+    with tempfile.NamedTemporaryFile("w+", prefix="berth-watch-", suffix=".log") as log:
+        process = subprocess.Popen(
+            stack.command("watch", "--no-up"),
+            cwd=stack.workspace,
+            env=stack.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while "Watch enabled" not in Path(log.name).read_text(errors="replace"):
+                assert process.poll() is None, Path(log.name).read_text(errors="replace")
+                assert time.monotonic() < deadline, "compose watch did not start watching"
+                time.sleep(0.1)
+            yield Path(log.name)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
 
 
 def owned_checkout(root: Path, uid: int | None = None, gid: int | None = None) -> Path:
