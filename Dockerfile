@@ -65,18 +65,35 @@ RUN --mount=type=cache,target=/root/.cache/uv \
       /tmp/requirements.txt
 
 # ---------------------------------------------------------------------------------------------
-# dev-deps: the dev venv (runtime pins, dev tools, pip for trying packages), in one install of
-# its own, so a dev build needs neither the deps stage nor a second install.
+# dev-deps: the dev venv (runtime pins, dev tools, pip for trying packages by hand), built apart
+# from deps so that a dev build needs this stage only.
 FROM base AS dev-deps
 
 # pip comes from the pins (requirements-dev.txt), like everything else in this venv.
 RUN python -m venv --without-pip "$VIRTUAL_ENV"
 
 # The pins the venv is built from stay in it: the dev server compares them with your checkout's
-# to notice a pin change (dev/dependencies.py).
-COPY requirements.txt requirements-dev.txt /opt/venv/pins/
+# to notice a pin change (dev/dependencies.py). The dev tools' first: they change less often.
+COPY requirements-dev.txt /opt/venv/pins/
 
-# Same mounts and options as in deps; compiled, so each reload imports debugpy and Flask fast.
+# The dev tools (requirements-dev.txt less its `-r requirements.txt`, listed in the tmpfs) in a
+# layer of their own, compiled: most of the bytecode is theirs, so a runtime pin change does
+# not redo it. Mounts and options as in deps.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=secret,id=extra_ca,required=false \
+    --mount=type=tmpfs,target=/tmp/ca \
+    --mount=type=bind,from=uv,source=/opt/uv/bin/uv,target=/usr/local/bin/uv \
+    --mount=type=bind,source=docker/pin-install.py,target=/usr/local/bin/pin-install \
+    grep -v '^-r ' /opt/venv/pins/requirements-dev.txt >/tmp/ca/dev-tools.txt \
+    && pin-install uv pip install --require-hashes --no-deps --link-mode=copy \
+      --compile-bytecode -r /tmp/ca/dev-tools.txt
+
+# Only now the runtime pins: changing them reruns the step below, not the one above.
+COPY requirements.txt /opt/venv/pins/
+
+# Then the venv becomes exactly the pins (requirements-dev.txt includes requirements.txt): the
+# runtime packages are added, and uv compiles only their files. Compiled, so that each reload
+# imports Flask and debugpy fast.
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \

@@ -10,7 +10,9 @@ import contextlib
 import math
 import os
 import shutil
+import signal
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +30,13 @@ from tests.support.containers import (
 )
 
 MB = 1_000_000  # decimal megabytes, as `docker images` counts them
+# Images berth does not build, for comparison: target -> (Dockerfile in bench/, its stage).
+BASELINES = {
+    "naive": ("naive.Dockerfile", "naive"),  # a single-stage Dockerfile as tutorials have it
+    "pip-prod": ("pip.Dockerfile", "prod"),  # berth's images as pip installed them, before uv
+    "pip-dev": ("pip.Dockerfile", "dev"),
+}
+WATCH_FILE = "docker-compose.watch.yml"
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -270,13 +279,13 @@ class Context:
         return tag
 
     def build(self, project: Path, target: str, tag: str, *extra: str) -> tuple[float, str]:
-        """Build `target` of `project` as `tag`; return (seconds, plain build log)."""
+        """Build `target` of `project` as `tag`; return (seconds, plain build log). Targets are
+        the Dockerfile's stages, or a baseline of BASELINES."""
         args = [*extra]
-        if target == "naive":
-            args += ["-f", str(project / "bench" / "naive.Dockerfile")]
-            stage = "naive"
-        else:
-            stage = target
+        stage = target
+        if target in BASELINES:
+            dockerfile, stage = BASELINES[target]
+            args += ["-f", str(project / "bench" / dockerfile)]
         self._tags.add(tag)
         with stopwatch() as elapsed:
             output = build(project, stage, tag, *args, timeout=1200)
@@ -284,7 +293,7 @@ class Context:
         return elapsed[0], output
 
     def image(self, target: str) -> str:
-        """The shared image for `target` (prod, dev or naive), built once per run."""
+        """The shared image for `target` (prod, dev or a baseline), built once per run."""
         if target not in self._images:
             tag = self.tag(target)
             log(f"building the {target} image ({tag})")
@@ -302,13 +311,20 @@ class Context:
     # compose -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def dev_stack(self, project: Path, env: dict[str, str] | None = None) -> Iterator[ComposeStack]:
-        """The dev compose stack of `project`, with the shared dev image and free host ports.
+    def dev_stack(
+        self,
+        project: Path,
+        env: dict[str, str] | None = None,
+        watch: bool = False,
+        image: str | None = None,
+    ) -> Iterator[ComposeStack]:
+        """The dev compose stack of `project` (with `watch`, in Compose Watch mode), with the
+        shared dev image (or `image`) and free host ports.
 
-        The run's dev image is tagged as the image compose expects for the stack's project
-        (`<project>-web`), so `up --no-build` uses it. Taken down with `down -v`.
+        The image is tagged as the one compose expects for the stack's project (`<project>-web`),
+        so `up --no-build` uses it. Taken down with `down -v`.
         """
-        stack = ComposeStack(self, project, self.image("dev"), env or {})
+        stack = ComposeStack(self, project, image or self.image("dev"), env or {}, watch)
         try:
             yield stack
         finally:
@@ -316,11 +332,17 @@ class Context:
 
 
 class ComposeStack:
-    def __init__(self, ctx: Context, project: Path, image: str, env: dict[str, str]) -> None:
+    def __init__(
+        self, ctx: Context, project: Path, image: str, env: dict[str, str], watch: bool = False
+    ) -> None:
         self.name = unique("berth-bench")
         self.project = project
         self.app_port, self.debugpy_port = free_ports(2)
         self.files = ["-f", str(project / "docker-compose.dev.yml")]
+        if watch:
+            self.files += ["-f", str(project / WATCH_FILE)]
+        self.watcher: subprocess.Popen | None = None
+        self.log_dir = ctx.tmp  # not in the project: compose would sync its own log
         self.image = image
         self.env = {
             "APP_PORT": str(self.app_port),
@@ -347,7 +369,30 @@ class ComposeStack:
         docker("tag", self.image, f"{self.name}-web")
         self.compose("up", "-d", "--no-build")
 
+    def watch(self, timeout: float = 60) -> None:
+        """`compose watch --no-up` in the background, as a developer leaves it running."""
+        log_path = self.log_dir / f"{self.name}-watch.log"
+        with log_path.open("w") as log_file:
+            self.watcher = subprocess.Popen(
+                ["docker", "compose", "-p", self.name, *self.files, "watch", "--no-up"],
+                cwd=self.project,
+                env={**os.environ, **self.env},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        bounded(
+            lambda: "Watch enabled" in log_path.read_text(errors="replace"),
+            timeout=timeout,
+            what="compose watch",
+        )
+
     def down(self) -> None:
+        if self.watcher is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.watcher.pid, signal.SIGINT)
+            self.watcher.wait(timeout=30)
+            self.watcher = None
         if self.started:
             self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
             docker("image", "rm", f"{self.name}-web", check=False)

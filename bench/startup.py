@@ -16,6 +16,13 @@ Rebuilt: `--build-no-cache` as well, so every build step runs again (apt, user, 
 installs); only pip's download cache (a BuildKit cache mount) stays warm, so this is a first
 build minus the downloads.
 Without .devcontainer/ or the CLI the rows say n/a.
+
+fresh clone: what a first `make up` costs on a machine that never built the project: a fresh
+copy whose Dockerfile's cache mounts get ids of their own (so every package is downloaded
+again, through whatever network and proxy the machine has), built with `--no-cache` (every
+step runs: apt, the installer, the pins), then `compose up` until /healthz answers 200. The
+base image is local, as after a `docker pull`. Once as berth builds (uv) and once with the
+pip baseline (bench/pip.Dockerfile), interleaved.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import time
 
 from tests.support.containers import (
     ROOT,
+    cold_build_caches,
     compose_down,
     compose_project_images,
     devcontainer_uid_image,
@@ -184,8 +192,36 @@ def run_devcontainer(ctx: Context, figure: FigureResult) -> None:
         dc.remove_images()
 
 
+def run_fresh(ctx: Context, figure: FigureResult) -> None:
+    rounds = ctx.options.count(2, quick=1)
+    rows = {
+        "dev": Row(
+            figure.name,
+            "fresh clone, empty build cache: build + compose up until /healthz 200 (uv)",
+            "s",
+            targets=[Target("median", "<=", 15, "s")],
+        ),
+        "pip-dev": Row(figure.name, "fresh clone, empty build cache: pip baseline", "s"),
+    }
+    figure.rows += rows.values()
+    for i in range(rounds):
+        for target, row in rows.items():
+            project = ctx.copy("fresh")
+            dockerfile = "bench/pip.Dockerfile" if target.startswith("pip-") else "Dockerfile"
+            cold_build_caches(project, dockerfile)
+            tag = ctx.tag(f"fresh-{target}-{i}")
+            start = time.monotonic()
+            ctx.build(project, target, tag, "--no-cache")
+            with ctx.dev_stack(project, image=tag) as stack:
+                stack.up()
+                bounded(lambda s=stack: _healthy(f"{s.url}/healthz"), timeout=120, interval=0.05)
+                row.samples.append(time.monotonic() - start)
+            log(f"fresh clone {i + 1}/{rounds}: {target} {row.samples[-1]:.1f} s")
+
+
 def run_up(ctx: Context) -> FigureResult:
     figure = FigureResult("up", "Start-up")
     run_compose_up(ctx, figure)
+    run_fresh(ctx, figure)
     run_devcontainer(ctx, figure)
     return figure

@@ -154,11 +154,11 @@ def try_build(
     return docker(*args, *extra, str(context), timeout=timeout, check=False)
 
 
-def cold_build_caches(project: Path) -> None:
-    """Give every cache mount of the project's Dockerfile an id of its own, as on a machine that
-    never built it: the next build downloads every package again (and leaves the shared
+def cold_build_caches(project: Path, dockerfile_name: str = "Dockerfile") -> None:
+    """Give every cache mount of a Dockerfile in the project an id of its own, as on a machine
+    that never built it: the next build downloads every package again (and leaves the shared
     caches of other builds alone)."""
-    dockerfile = project / "Dockerfile"
+    dockerfile = project / dockerfile_name
     token = unique("berth-cold")
     text, count = re.subn(
         r"--mount=type=cache,target=(\S+?)([,\s])",
