@@ -146,5 +146,7 @@ def test_a_stop_ends_the_sync(pins, fake):
 def test_the_dev_image_records_these_pin_files():
     """The Dockerfile keeps the pins the dev venv was built from where the dev server looks."""
     dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
-    assert f"COPY {' '.join(PIN_FILES)} /opt/venv/pins/" in dockerfile
-    assert "/opt/venv/pins/requirements-dev.txt" in dockerfile
+    for name in PIN_FILES:
+        assert f"COPY {name} /opt/venv/pins/" in dockerfile, name
+    assert "sync --require-hashes" in dockerfile
+    assert "/opt/venv/pins/requirements-dev.txt\n" in dockerfile
