@@ -14,6 +14,7 @@ import pytest
 from tools.harness.commands import run, unique
 from tools.harness.docker import build, docker, extra_ca_bundle
 from tools.harness.project import ROOT
+from tools.harness.tls import self_signed_certificate
 
 
 def pytest_collection_modifyitems(items):
@@ -56,25 +57,7 @@ def marked_ca_bundle(tmp_path) -> tuple[Path, str]:
 
     The machine's own extra bundle (if any) comes first so that pip can still reach PyPI.
     """
-    key, cert = tmp_path / "marker.key", tmp_path / "marker.crt"
-    run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            f"/CN={unique('berth-marker-ca')}",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-        ]
-    )
+    _, cert = self_signed_certificate(tmp_path, "marker")
     pem = cert.read_text()
     marker = pem.splitlines()[5]  # a line of base64 in the middle, unique to this certificate
     bundle = tmp_path / "bundle.pem"
