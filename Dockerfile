@@ -1,6 +1,6 @@
 # berth: one Dockerfile, two targets.
 #   docker build --target prod -t berth:prod .   lean runtime, non-root, gunicorn
-#   docker build --target dev  -t berth:dev  .   + debugpy, watchdog, pytest, ruff; used by compose
+#   docker build --target dev  -t berth:dev  .   + debugpy, watchdog, pytest, ruff, uv; for compose
 # Optional CA bundle for TLS-intercepting proxies (never stored in a layer):
 #   docker build --secret id=extra_ca,src=/path/to/ca.pem ...
 
@@ -27,6 +27,22 @@ ENV DATA_DIR=/data \
 WORKDIR /app
 
 # ---------------------------------------------------------------------------------------------
+# uv: the installer, build-only. The images install their pins with uv (fast, hash-checked); no
+# image ships it but dev, which copies the binary so that new pins apply in a running container.
+FROM base AS uv
+
+# The uv wheel, pinned with its hashes like every other dependency.
+COPY docker/requirements-uv.txt /tmp/requirements-uv.txt
+
+# The base image's pip fetches it (its cache kept in a cache mount); pin-install trusts the
+# optional CA secret from a tmpfs, so neither the secret nor the joined bundle lands in a layer.
+RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    --mount=type=secret,id=extra_ca,required=false \
+    --mount=type=tmpfs,target=/tmp/ca \
+    --mount=type=bind,source=docker/pin-install.py,target=/usr/local/bin/pin-install \
+    pin-install pip install --require-hashes --no-deps --target /opt/uv -r /tmp/requirements-uv.txt
+
+# ---------------------------------------------------------------------------------------------
 # deps: runtime dependencies in a venv, built apart so prod can copy the venv and nothing else.
 FROM base AS deps
 
@@ -36,29 +52,57 @@ RUN python -m venv --without-pip "$VIRTUAL_ENV"
 # Only the pins, so that a code change never invalidates the install layer below.
 COPY requirements.txt /tmp/requirements.txt
 
-# The base image's pip (the venv has none) installs the pins into the venv. The cache mount keeps
-# downloads between builds without storing them; the optional CA bundle is a secret and the
-# helper joins it to the system CAs in a tmpfs, so neither lands in a layer. Wheels only: gevent
-# and greenlet are compiled code, and a missing wheel must fail here, not look for a compiler.
-RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+# uv, mounted from its stage, makes the venv exactly the pins (every hash checked). Its cache
+# mount keeps downloads between builds without storing them (copy: the cache is another file
+# system); the optional CA secret as above. Compiled: prod's root file system is read-only,
+# so nothing could cache the bytecode at run time (docs/benchmarks.md has the trade-off). Wheels
+# only (--no-build): gevent and greenlet are compiled code, and a missing wheel must fail here,
+# not look for a compiler.
+RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
-    --mount=type=bind,source=docker/pip-install.sh,target=/usr/local/bin/pip-install \
-    pip-install -r /tmp/requirements.txt --only-binary :all:
+    --mount=type=bind,from=uv,source=/opt/uv/bin/uv,target=/usr/local/bin/uv \
+    --mount=type=bind,source=docker/pin-install.py,target=/usr/local/bin/pin-install \
+    pin-install uv pip sync --require-hashes --no-build --link-mode=copy --compile-bytecode \
+      /tmp/requirements.txt
 
 # ---------------------------------------------------------------------------------------------
-# dev-deps: the dev tools on top of the runtime venv (with pip, so you can try packages in dev).
-FROM deps AS dev-deps
+# dev-deps: the dev venv (runtime pins, dev tools, pip for trying packages by hand), built apart
+# from deps so that a dev build needs this stage only.
+FROM base AS dev-deps
 
-COPY requirements-dev.txt /tmp/requirements-dev.txt
+# pip comes from the pins (requirements-dev.txt), like everything else in this venv.
+RUN python -m venv --without-pip "$VIRTUAL_ENV"
 
-# Same mounts as above; ensurepip first gives the dev venv its own pip, for trying packages.
-RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+# The pins the venv is built from stay in it: the dev server compares them with your checkout's
+# to notice a pin change (dev/dependencies.py). The dev tools' first: they change less often.
+COPY requirements-dev.txt /opt/venv/pins/
+
+# The dev tools (requirements-dev.txt less its `-r requirements.txt`, listed in the tmpfs) in a
+# layer of their own, compiled: most of the bytecode is theirs, so a runtime pin change does
+# not redo it. Mounts and options as in deps.
+RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
-    --mount=type=bind,source=docker/pip-install.sh,target=/usr/local/bin/pip-install \
-    "$VIRTUAL_ENV/bin/python" -m ensurepip --default-pip >/dev/null \
-    && pip-install -r /tmp/requirements-dev.txt
+    --mount=type=bind,from=uv,source=/opt/uv/bin/uv,target=/usr/local/bin/uv \
+    --mount=type=bind,source=docker/pin-install.py,target=/usr/local/bin/pin-install \
+    grep -v '^-r ' /opt/venv/pins/requirements-dev.txt >/tmp/ca/dev-tools.txt \
+    && pin-install uv pip install --require-hashes --no-deps --link-mode=copy \
+      --compile-bytecode -r /tmp/ca/dev-tools.txt
+
+# Only now the runtime pins: changing them reruns the step below, not the one above.
+COPY requirements.txt /opt/venv/pins/
+
+# Then the venv becomes exactly the pins (requirements-dev.txt includes requirements.txt): the
+# runtime packages are added, and uv compiles only their files. Compiled, so that each reload
+# imports Flask and debugpy fast.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=secret,id=extra_ca,required=false \
+    --mount=type=tmpfs,target=/tmp/ca \
+    --mount=type=bind,from=uv,source=/opt/uv/bin/uv,target=/usr/local/bin/uv \
+    --mount=type=bind,source=docker/pin-install.py,target=/usr/local/bin/pin-install \
+    pin-install uv pip sync --require-hashes --no-build --link-mode=copy --compile-bytecode \
+      /opt/venv/pins/requirements-dev.txt
 
 # ---------------------------------------------------------------------------------------------
 # dev: the image docker-compose.dev.yml and .devcontainer/ run, with your source bind-mounted.
@@ -78,8 +122,13 @@ RUN groupadd -g 1000 app \
     && install -d -o app -g app /opt/venv /app \
     && install -d -m 1777 /data
 
-# The venv belongs to `app`, so `pip install` works in the container without root.
+# The venv belongs to `app`, so `pip install` works in the container without root, and so does
+# the dev server's uv sync when the pins change.
 COPY --link --from=dev-deps --chown=1000:1000 /opt/venv /opt/venv
+
+# uv and the install helper, for that sync (dev only: prod has neither).
+COPY --link --from=uv /opt/uv/bin/uv /usr/local/bin/uv
+COPY --link --chmod=0755 docker/pin-install.py /usr/local/bin/pin-install
 
 # `pytest` in the container runs the unit tests (the integration and container tests run from
 # the host: scripts/test).
@@ -118,14 +167,14 @@ RUN groupadd -g "$GID" app \
     && useradd -r -l -u "$UID" -g app -d /nonexistent -s /usr/sbin/nologin app \
     && install -d -o app -g app -m 0750 /data
 
-# Only the runtime venv: no pip, no dev tools, no build cache.
+# Only the runtime venv: no pip, no uv, no dev tools, no build cache.
 COPY --link --from=deps /opt/venv /opt/venv
 
 # Healthcheck script: urllib only, so no curl/wget in the image.
 COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
 
 # Code last, owned by root and read-only to the app user. No compileall step: the venv's
-# packages are compiled by pip already, the app's few modules compile in milliseconds at
+# packages are compiled by uv already (deps), the app's few modules compile in milliseconds at
 # start, and one RUN fewer keeps a code-only rebuild at about a quarter of a second.
 COPY --link prod /app/prod
 COPY --link app /app/app

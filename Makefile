@@ -8,13 +8,16 @@ CA_SECRET = $(if $(EXTRA_CA_BUNDLE),--secret id=extra_ca$(,)src=$(EXTRA_CA_BUNDL
 , := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help up down logs shell test lint format build prod-build prod-run test-all lock bench clean
+.PHONY: help up watch down logs shell test lint format build prod-build prod-run test-all lock bench clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 up: ## Start the dev stack: app on 127.0.0.1:8000, debugger on :5678, reload on save
 	$(COMPOSE) up --build
+
+watch: ## The dev stack without the source mount (Docker Desktop): saves synced, new pins rebuilt
+	$(COMPOSE) -f docker-compose.watch.yml up --watch --build
 
 down: ## Stop the dev stack (the data volume stays; `make clean` removes it)
 	$(COMPOSE) down
@@ -47,7 +50,7 @@ prod-run: prod-build ## Run berth:prod hardened on 127.0.0.1:8000 (data in the b
 test-all: ## Every test from the host, as CI runs them: unit, images, dev loop, dev container
 	scripts/test
 
-lock: ## Re-pin requirements*.txt from requirements*.in (needs uv)
+lock: ## Re-pin requirements*.txt from requirements*.in (needs uv); a running stack applies them
 	scripts/lock
 
 bench: ## Run the benchmarks and print the table (see docs/benchmarks.md)

@@ -9,6 +9,8 @@ It never serves a request itself, so nothing the app or an editor does can take 
 - an app process that dies any other way (a crash, ``os._exit``): it waits for the next edit;
 - a debug adapter that exits or stops accepting editors: it restarts itself in place (same
   PID, same HTTP socket) with a fresh ``debugpy.listen``, which a process can only call once;
+- new pins in requirements*.txt: it syncs the venv while the app serves, then starts a new app
+  process on it (``dev.dependencies``);
 - orphans: it is a child subreaper (and PID 1 without ``init``), and reaps every child.
 """
 
@@ -29,6 +31,7 @@ from pathlib import Path
 from dev import exit_now, say
 from dev.app_process import EXCLUDED_DIRS
 from dev.debugger import Debugger
+from dev.dependencies import Pins
 from dev.settings import Settings
 
 RELOAD_EXIT = 3  # Werkzeug's reloader ends the app process with 3 when a file changed
@@ -49,6 +52,7 @@ class Supervisor:
         self.root = root
         self.command = list(command)
         self.debugger = debugger
+        self.pins = Pins(root)
         self.sock: socket.socket | None = None
         self.child: AppProcess | None = None
         self.standby: AppProcess | None = None
@@ -74,16 +78,39 @@ class Supervisor:
             say("debugger attached")
         while True:
             self._serve_next()
-            self._wait(self.child.exited, timeout=STANDBY_DELAY)
-            if not self.child.exited() and self.standby is None:
-                self.standby = self._start_app()
-            self._wait(self.child.exited)
-            self._stop_or_restart()
-            code = self.child.returncode
-            if code != RELOAD_EXIT:
+            code = self._serve()
+            if code not in (RELOAD_EXIT, None):
                 say(f"app process exited with {code}; waiting for a file change to restart")
-                self._wait(changed_since(snapshot(self.root), self.root), poll=0.5)
+                edited = changed_since(snapshot(self.root), self.root)
+                self._wait(lambda edited=edited: edited() or self.pins.changed(), poll=0.5)
                 self._stop_or_restart()
+                if self.pins.changed():
+                    self.pins.apply(lambda: self.stopping)
+                    self._stop_or_restart()
+
+    def _serve(self) -> int | None:
+        """Until the app process exits (its exit code), or new pins were synced and it was
+        stopped, with the standby, to restart on them (None). Pins that fail to sync leave it
+        serving. A standby is started once the app process has had STANDBY_DELAY to start."""
+        standby_at = time.monotonic() + STANDBY_DELAY
+        while True:
+            pending = self.standby is None
+            self._wait(
+                lambda: self.child.exited() or self.pins.changed(),
+                timeout=max(0.0, standby_at - time.monotonic()) if pending else None,
+                poll=0.5,
+            )
+            self._stop_or_restart()
+            if self.child.exited():
+                return self.child.returncode
+            if self.pins.changed():
+                if self.pins.apply(lambda: self.stopping):
+                    self._stop_app()
+                    self._stop_or_restart()
+                    return None
+                continue
+            if pending:
+                self.standby = self._start_app()
 
     def _serve_next(self) -> None:
         """The standby starts serving; without a (live) one, a new app process does."""

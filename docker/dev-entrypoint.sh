@@ -9,8 +9,8 @@
 #
 # The extra CA bundle: compose mounts the file named by EXTRA_CA_BUNDLE at
 # /run/secrets/extra_ca (an empty file when unset). It is joined to the system CAs and handed
-# to Python, pip and requests; the venv's pip.conf covers shells that skip this script
-# (`docker exec`, VS Code terminals).
+# to Python and uv (SSL_CERT_FILE), pip and requests; the venv's pip.conf covers shells that
+# skip this script (`docker exec`, VS Code terminals), and pin-install joins it again there.
 set -eu
 if [ "$(id -u)" = 0 ]; then
   uid=$(stat -c %u /app) gid=$(stat -c %g /app)

@@ -23,6 +23,7 @@ from tools.harness.docker import (
 )
 from tools.harness.net import wait_for_http
 from tools.harness.project import ROOT
+from tools.harness.tls import self_signed_certificate
 
 
 def pytest_collection_modifyitems(items):
@@ -74,25 +75,7 @@ def marked_ca_bundle(tmp_path) -> tuple[Path, str]:
 
     The machine's own extra bundle (if any) comes first so that pip can still reach PyPI.
     """
-    key, cert = tmp_path / "marker.key", tmp_path / "marker.crt"
-    run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            f"/CN={unique('berth-marker-ca')}",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-        ]
-    )
+    _, cert = self_signed_certificate(tmp_path, "marker")
     pem = cert.read_text()
     marker = pem.splitlines()[5]  # a line of base64 in the middle, unique to this certificate
     bundle = tmp_path / "bundle.pem"

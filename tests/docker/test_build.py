@@ -11,6 +11,10 @@ from tools.harness.commands import host_tool, run, unique
 from tools.harness.docker import BuildStep, build, build_steps, docker
 from tools.harness.project import ROOT, copy_project
 
+# The install of the pins with uv: the runtime venv (prod's), and the dev venv.
+INSTALL_STEP = r"^\[deps \d+/\d+\] RUN .*pin-install uv pip sync .*/tmp/requirements\.txt"
+DEV_INSTALL_STEP = r"^\[dev-deps \d+/\d+\] RUN .*pin-install uv pip sync .*requirements-dev\.txt"
+
 
 def state_of(steps: dict[str, BuildStep], pattern: str) -> str:
     """The state (CACHED or DONE) of the one build step whose title matches `pattern`."""
@@ -35,10 +39,7 @@ def test_code_change_rebuilds_without_reinstalling_dependencies(docker_engine, t
         states = build_steps(build(project, "prod", tag))
     finally:
         docker("image", "rm", "-f", tag, check=False)
-    assert (
-        state_of(states, r"^\[deps \d+/\d+\] RUN .*pip-install -r /tmp/requirements.txt")
-        == "CACHED"
-    )
+    assert state_of(states, INSTALL_STEP) == "CACHED"
     assert state_of(states, r"^\[prod \d+/\d+\] COPY (--link )?app ") == "DONE"
 
 
@@ -47,7 +48,8 @@ def test_ca_bundle_secret_leaves_no_trace(docker_engine, marked_ca_bundle, tmp_p
     tags = {target: unique(f"berth-test:ca-{target}") for target in ("prod", "dev")}
     try:
         for target, tag in tags.items():
-            # --no-cache-filter: the install steps must really run with the secret mounted.
+            # --no-cache-filter: the install steps (pip for uv, uv for the pins) must really run
+            # with the secret mounted.
             log = build(
                 ROOT,
                 target,
@@ -55,15 +57,10 @@ def test_ca_bundle_secret_leaves_no_trace(docker_engine, marked_ca_bundle, tmp_p
                 "--secret",
                 f"id=extra_ca,src={bundle}",
                 "--no-cache-filter",
-                "deps,dev-deps",
+                "uv,deps,dev-deps",
             )
-            assert (
-                state_of(
-                    build_steps(log),
-                    r"^\[deps \d+/\d+\] RUN .*pip-install -r /tmp/requirements.txt",
-                )
-                == "DONE"
-            )
+            step = INSTALL_STEP if target == "prod" else DEV_INSTALL_STEP
+            assert state_of(build_steps(log), step) == "DONE"
         for tag in tags.values():
             history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", tag).stdout
             config = docker("image", "inspect", tag).stdout
@@ -71,6 +68,7 @@ def test_ca_bundle_secret_leaves_no_trace(docker_engine, marked_ca_bundle, tmp_p
                 assert marker not in text
                 assert "extra_ca" not in text or "required=false" in text  # the mount, not data
                 assert "PIP_CERT=" not in text
+                assert "SSL_CERT_FILE=" not in text
             archive = tmp_path / "image.tar"
             docker("image", "save", "-o", archive, tag, timeout=300)
             assert_not_in_archive(archive, marker.encode())

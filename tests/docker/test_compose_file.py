@@ -1,5 +1,7 @@
 """Static checks of docker-compose.dev.yml: compose accepts it, it matches the Compose
 Specification's JSON schema, and the resolved config publishes both ports on 127.0.0.1 only.
+With docker-compose.watch.yml on top: no source mount, and a rebuild for every file the image
+build reads.
 
 Neither tool needs the engine (only the docker CLI with Compose v2, and check-jsonschema from
 tools/requirements.txt); each check is also run on a broken copy, so a tool that silently accepted
@@ -8,8 +10,10 @@ everything would fail here.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -100,3 +104,92 @@ def test_resolved_ports_are_loopback_only(settings, app, debugpy):
         (5678, "127.0.0.1", debugpy),
         (8000, "127.0.0.1", app),
     ], ports
+
+
+# -- watch mode: docker-compose.watch.yml on top of the dev file -------------------------------
+
+WATCH_FILE = ROOT / "docker-compose.watch.yml"
+
+
+def _watch_config() -> dict:
+    result = _compose("-f", str(WATCH_FILE), "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_watch_mode_resolves_to_a_valid_file(check_jsonschema, tmp_path):
+    """The override uses `!override`, which no schema tool reads: check what compose makes of
+    the two files together."""
+    resolved = tmp_path / "resolved.json"
+    resolved.write_text(json.dumps(_watch_config()))
+    result = run(
+        [check_jsonschema, "--builtin-schema", "vendor.compose-spec", resolved], check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_watch_mode_has_no_source_mount_and_the_same_ports():
+    web = _watch_config()["services"]["web"]
+    assert [(v["type"], v["target"]) for v in web["volumes"]] == [("volume", "/data")]
+    assert sorted((p["target"], p.get("host_ip")) for p in web["ports"]) == [
+        (5678, "127.0.0.1"),
+        (8000, "127.0.0.1"),
+    ]
+
+
+def dev_stages() -> dict[str, list[str]]:
+    """The Dockerfile's instructions (continuations joined) by stage, for the dev target and
+    the stages it is built from."""
+    stages: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines():
+        if m := re.match(r"FROM \S+ AS (\S+)", line):
+            current = stages.setdefault(m[1], [line])
+        elif line and not line.startswith("#"):
+            current.append(line)
+    needed, todo = set(), ["dev"]
+    while todo:
+        stage = todo.pop()
+        needed.add(stage)
+        text = " ".join(stages[stage])
+        used = re.findall(r"(?:FROM\s+|--from=|from=)(\S+?)(?=[\s,]|$)", text)
+        todo += [u for u in used if u in stages and u not in needed]
+    return {name: lines for name, lines in stages.items() if name in needed}
+
+
+def build_inputs() -> set[str]:
+    """What the dev image's build reads from the context besides the code it copies whole
+    (`COPY . /app`): the sources of its COPY instructions and bind mounts."""
+    inputs = {"Dockerfile", ".dockerignore"}
+    for lines in dev_stages().values():
+        for line in lines:
+            words = line.split()
+            if words[:1] == ["COPY"] and not any(w.startswith("--from=") for w in words):
+                inputs |= {w for w in words[1:-1] if not w.startswith("--") and w != "."}
+            for mount in re.findall(r"--mount=(\S+)", line):
+                options = dict(o.split("=", 1) for o in mount.split(",") if "=" in o)
+                if options.get("type") == "bind" and "from" not in options:
+                    inputs.add(options["source"])
+    return inputs
+
+
+def test_watch_mode_rebuilds_on_every_build_input_and_syncs_the_rest():
+    rules = _watch_config()["services"]["web"]["develop"]["watch"]
+    root = Path(os.path.realpath(ROOT))
+    rebuild = {
+        Path(r["path"]).relative_to(root).as_posix() for r in rules if r["action"] == "rebuild"
+    }
+    syncs = [r for r in rules if r["action"] == "sync"]
+    assert len(syncs) == 1, rules
+    assert (Path(syncs[0]["path"]), syncs[0]["target"]) == (root, "/app"), syncs
+    inputs = build_inputs()
+    assert "requirements.txt" in inputs, inputs  # the parsing still finds the pins
+    for path in inputs:
+        covered = [r for r in rebuild if path == r or path.startswith(r + "/")]
+        assert covered, f"{path} is read by the image build but no watch rule rebuilds on it"
+        # ...and the sync rule leaves it to that rebuild.
+        ignored = syncs[0]["ignore"]
+        assert any(fnmatch.fnmatch(path, p.rstrip("/")) or path.startswith(p) for p in ignored), (
+            path,
+            ignored,
+        )

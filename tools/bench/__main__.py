@@ -5,9 +5,9 @@
     scripts/bench --quick             fewer rounds (about 2 minutes); for a smoke run
     scripts/bench --repeat 10         this many rounds for every figure
 
-Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow
-(docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load generator, e.g.
-apt-get install wrk). The results, with every sample, also go to
+Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow, pins,
+bytecode (docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load generator,
+e.g. apt-get install wrk). The results, with every sample, also go to
 tools/bench/results/<UTC time>.json (gitignored). The targets are compared, not asserted: the
 exit status is non-zero only when a figure could not run.
 Builds need the extra CA bundle behind a TLS-intercepting proxy: EXTRA_CA_BUNDLE=/path/to.pem.
@@ -32,9 +32,11 @@ from tools.harness.commands import find_tool, run
 from tools.harness.docker import extra_ca_bundle
 from tools.harness.project import ROOT
 
+from .bytecode import run_bytecode
 from .common import Context, FigureResult, Options, image_size, log, markdown_table
 from .debugger import run_debugger
 from .load import WRK_MISSING, run_load
+from .pins import run_pins
 from .rebuild import run_deps, run_rebuild
 from .reload import run_reload
 from .resources import run_resources
@@ -46,14 +48,16 @@ from .stop import run_stop
 FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
     "reload": ("hot-reload latency of the compose dev stack", run_reload),
     "rebuild": ("code-only rebuild: prod, dev, naive single-stage", run_rebuild),
-    "deps": ("rebuild after one pin change (pip cache warm)", run_deps),
+    "deps": ("rebuild after one pin change: uv, and the pip baseline", run_deps),
     "size": ("image sizes above the base image", run_sizes),
-    "up": ("compose up / devcontainer up until serving", run_up),
+    "up": ("compose up / fresh clone / devcontainer up until serving", run_up),
     "stop": ("docker stop of the prod container", run_stop),
     "load": ("throughput and p99 at 1k and 100k notes, writes: prod vs gthread vs dev", run_load),
     "resources": ("CPU and memory of prod, idle and under load (Kubernetes sizing)", run_resources),
     "debugger": ("attach after port checks and after the debug adapter dies", run_debugger),
     "slow": ("probes answered while 256 slow connections are open", run_slow),
+    "pins": ("a pin change applied in the running dev stack", run_pins),
+    "bytecode": ("compiled packages or not: rebuild, start-up, reload", run_bytecode),
 }
 NEEDS_WRK = ("load",)
 

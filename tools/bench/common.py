@@ -18,11 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.harness.commands import unique
-from tools.harness.compose import dev_stack
+from tools.harness.compose import COMPOSE_FILE, WATCH_FILE, dev_stack
 from tools.harness.docker import build, build_steps, docker
 from tools.harness.project import copy_project
 
 MB = 1_000_000  # decimal megabytes, as `docker images` counts them
+# Images berth does not build, for comparison: target -> (Dockerfile in tools/bench/, its stage).
+BASELINES = {
+    "naive": ("naive.Dockerfile", "naive"),  # a single-stage Dockerfile as tutorials have it
+    "pip-prod": ("pip.Dockerfile", "prod"),  # berth's images as pip installed them, before uv
+    "pip-dev": ("pip.Dockerfile", "dev"),
+}
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -265,13 +271,13 @@ class Context:
         return tag
 
     def build(self, project: Path, target: str, tag: str, *extra: str) -> tuple[float, str]:
-        """Build `target` of `project` as `tag`; return (seconds, plain build log)."""
+        """Build `target` of `project` as `tag`; return (seconds, plain build log). Targets are
+        the Dockerfile's stages, or a baseline of BASELINES."""
         args = [*extra]
-        if target == "naive":
-            args += ["-f", str(project / "tools" / "bench" / "naive.Dockerfile")]
-            stage = "naive"
-        else:
-            stage = target
+        stage = target
+        if target in BASELINES:
+            dockerfile, stage = BASELINES[target]
+            args += ["-f", str(project / "tools" / "bench" / dockerfile)]
         self._tags.add(tag)
         with stopwatch() as elapsed:
             output = build(project, stage, tag, *args, timeout=1200)
@@ -279,7 +285,7 @@ class Context:
         return elapsed[0], output
 
     def image(self, target: str) -> str:
-        """The shared image for `target` (prod, dev or naive), built once per run."""
+        """The shared image for `target` (prod, dev or a baseline), built once per run."""
         if target not in self._images:
             tag = self.tag(target)
             log(f"building the {target} image ({tag})")
@@ -302,11 +308,23 @@ class Context:
 
     # compose -------------------------------------------------------------------------------
 
-    def dev_stack(self, project: Path, env: dict[str, str] | None = None):
-        """The dev compose stack of `project` with this run's dev image, on free host ports,
-        not started yet (the figures time `up`); removed afterwards."""
+    def dev_stack(
+        self,
+        project: Path,
+        env: dict[str, str] | None = None,
+        watch: bool = False,
+        image: str | None = None,
+    ):
+        """The dev compose stack of `project` (with `watch`, in Compose Watch mode) with this
+        run's dev image (or `image`), on free host ports, not started yet (the figures time
+        `up`); removed afterwards."""
         return dev_stack(
-            project, unique("berth-bench"), up=False, image=self.image("dev"), **(env or {})
+            project,
+            unique("berth-bench"),
+            up=False,
+            image=image or self.image("dev"),
+            files=(COMPOSE_FILE, WATCH_FILE) if watch else (COMPOSE_FILE,),
+            **(env or {}),
         )
 
 

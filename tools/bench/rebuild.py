@@ -10,9 +10,11 @@
 3. Dependency pin change (`deps`): each round changes one runtime pin in requirements.txt,
    alternating blinker between the locked release and the previous one (1.8.2, with its real
    wheel hash), plus a unique comment so that BuildKit never finds an earlier round's layer,
-   and times the prod build, then (after a further change) the dev build. The pip cache mount
-   is warm (only the first round with 1.8.2 downloads it), so this is the everyday "bump one
-   pin" rebuild: the deps layer (and for dev also dev-deps) reinstall from the cache.
+   and times the build of each image after a change of its own: prod and dev as berth builds
+   them (uv), and the pip baseline (tools/bench/pip.Dockerfile: the same stages as pip built them
+   before uv), all from copies of the same tree in the same run, interleaved. The download
+   caches are warm (only the first round with 1.8.2 downloads it), so this is the everyday
+   "bump one pin" rebuild: the install steps rerun from the cache.
 """
 
 from __future__ import annotations
@@ -102,15 +104,31 @@ def _edit_pin(project, original: str, old: bool, marker: str) -> None:
     (project / "requirements.txt").write_text(f"{text}# bench: {marker}\n")
 
 
+# The install step that a pin change must rerun, by target.
+INSTALL_STEPS = {
+    "prod": re.compile(r"\[deps \d+/\d+\] RUN --mount"),
+    "dev": re.compile(r"\[dev-deps \d+/\d+\] RUN --mount"),
+    "pip-prod": re.compile(r"\[deps \d+/\d+\] RUN --mount"),
+    "pip-dev": re.compile(r"\[(dev-)?deps \d+/\d+\] RUN --mount"),
+}
+DEPS_LABELS = {
+    "prod": "one pin changed, caches warm: prod (uv)",
+    "dev": "one pin changed, caches warm: dev (uv)",
+    "pip-prod": "one pin changed, caches warm: prod, pip baseline",
+    "pip-dev": "one pin changed, caches warm: dev, pip baseline",
+}
+
+
 def run_deps(ctx: Context) -> FigureResult:
     figure = FigureResult("deps", "Rebuild after a pin change")
     rounds = ctx.options.count(5, quick=1)
-    project = ctx.copy("deps")
-    original = (project / "requirements.txt").read_text()
-    tags = {t: ctx.tag(f"deps-{t}") for t in ("prod", "dev")}
+    projects = {"uv": ctx.copy("deps"), "pip": ctx.copy("deps-pip")}
+    original = (projects["uv"] / "requirements.txt").read_text()
+    tags = {t: ctx.tag(f"deps-{t}") for t in DEPS_LABELS}
+    project_of = {t: projects["pip" if t.startswith("pip-") else "uv"] for t in tags}
     for target, tag in tags.items():
         log(f"deps: warm-up build of {target}")
-        ctx.build(project, target, tag)
+        ctx.build(project_of[target], target, tag)
     times: dict[str, list[float]] = {t: [] for t in tags}
     steps: dict[str, list[list[str]]] = {t: [] for t in tags}
     change = 0
@@ -118,17 +136,22 @@ def run_deps(ctx: Context) -> FigureResult:
         for target, tag in tags.items():
             change += 1
             # Odd changes pin the previous release, even ones go back to the lock's.
-            _edit_pin(project, original, old=change % 2 == 1, marker=f"{ctx.repo} {change}")
-            seconds, output = ctx.build(project, target, tag)
+            _edit_pin(project_of[target], original, change % 2 == 1, f"{ctx.repo} {change}")
+            seconds, output = ctx.build(project_of[target], target, tag)
             times[target].append(seconds)
             ran = executed_steps(output)
             steps[target].append(ran)
-            if not any(re.match(r"\[deps \d+/\d+\] RUN --mount", step) for step in ran):
+            if not any(INSTALL_STEPS[target].match(step) for step in ran):
                 raise RuntimeError(f"the pin change did not rerun the install step: {ran}")
             log(f"deps {i + 1}/{rounds}: {target} {seconds:.2f} s")
-    figure.rows = [
-        Row(figure.name, "one pin changed, pip cache warm: prod", "s", times["prod"]),
-        Row(figure.name, "one pin changed, pip cache warm: dev", "s", times["dev"]),
-    ]
+    targets = {"prod": Target("median", "<=", 1.5, "s"), "dev": Target("median", "<=", 2, "s")}
+    for target, label in DEPS_LABELS.items():
+        row = Row(figure.name, label, "s", times[target])
+        row.targets = [targets[target]] if target in targets else []
+        figure.rows.append(row)
+    for kind in ("prod", "dev"):
+        ratio = Row(figure.name, f"{kind}: pip baseline / uv (medians)", "x")
+        ratio.samples = [_median(times[f"pip-{kind}"]) / _median(times[kind])]
+        figure.rows.append(ratio)
     figure.details["executed_steps"] = steps
     return figure

@@ -16,20 +16,23 @@ Rebuilt: `--build-no-cache` as well, so every build step runs again (apt, user, 
 installs); only pip's download cache (a BuildKit cache mount) stays warm, so this is a first
 build minus the downloads.
 Without .devcontainer/ or the CLI the rows say n/a.
+
+fresh clone: what a first `make up` costs on a machine that never built the project: a fresh
+copy whose Dockerfile's cache mounts get ids of their own (so every package is downloaded
+again, through whatever network and proxy the machine has), built with `--no-cache` (every
+step runs: apt, the installer, the pins), then `compose up` until /healthz answers 200. The
+base image is local, as after a `docker pull`. Once as berth builds (uv) and once with the
+pip baseline (tools/bench/pip.Dockerfile), interleaved.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 
-from tools.harness.commands import find_tool, unique
-from tools.harness.compose import compose_down, compose_project_images
-from tools.harness.devcontainer import devcontainer_uid_image
-from tools.harness.docker import docker
-from tools.harness.net import free_ports, http
+from tools.harness.commands import unique
+from tools.harness.devcontainer import DevContainer, find_cli
+from tools.harness.docker import cold_build_caches
+from tools.harness.net import http
 from tools.harness.project import ROOT
 
 from .common import Context, FigureResult, Row, Target, bounded, log
@@ -69,74 +72,6 @@ def run_compose_up(ctx: Context, figure: FigureResult) -> None:
         log(f"compose up {i + 1}/{rounds}: {row.samples[-1]:.2f} s")
 
 
-class _DevContainer:
-    def __init__(self, ctx: Context, cli: str) -> None:
-        self.cli = cli
-        self.workspace = ctx.copy("devcontainer")
-        self.project = unique("berth-bench-dc")
-        self.tag = ctx.tag("devcontainer")
-        self.app_port, self.debugpy_port = free_ports(2)
-        cli_tmp = ctx.tmp / f"{self.project}-tmp"
-        cli_tmp.mkdir()
-        self.log_dir = cli_tmp
-        # As a developer's editor runs it.
-        self.env = {k: v for k, v in os.environ.items() if k != "COMPOSE_FILE"}
-        self.env.update(
-            TMPDIR=str(cli_tmp),
-            COMPOSE_PROJECT_NAME=self.project,
-            APP_PORT=str(self.app_port),
-            DEBUGPY_PORT=str(self.debugpy_port),
-        )
-        self.uid_image = devcontainer_uid_image(self.workspace)
-        self.images: set[str] = {f"{self.project}-web", self.uid_image}
-
-    def up(self, *flags: str) -> tuple[float, float]:
-        """(seconds until `devcontainer up` returned, seconds until it returned and /healthz)."""
-        out_path = self.log_dir / "up.out"
-        err_path = self.log_dir / "up.err"
-        with out_path.open("w") as out, err_path.open("w") as err:
-            start = time.monotonic()
-            process = subprocess.Popen(
-                [self.cli, "up", "--workspace-folder", str(self.workspace), *flags],
-                stdout=out,
-                stderr=err,
-                text=True,
-                env=self.env,
-            )
-            healthy_at = returned_at = None
-            try:
-                while returned_at is None or healthy_at is None:
-                    if time.monotonic() - start > 900:
-                        raise TimeoutError("devcontainer up: no healthy app within 900 s")
-                    if returned_at is None and process.poll() is not None:
-                        returned_at = time.monotonic()
-                        if process.returncode != 0:
-                            break
-                    if healthy_at is None and _healthy(f"http://127.0.0.1:{self.app_port}/healthz"):
-                        healthy_at = time.monotonic()
-                    time.sleep(0.02)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait(timeout=30)
-        output = out_path.read_text()
-        results = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-        if process.returncode != 0 or not results or results[-1].get("outcome") != "success":
-            raise RuntimeError(
-                f"devcontainer up failed ({process.returncode}):\n{output[-2000:]}\n"
-                f"{err_path.read_text()[-3000:]}"
-            )
-        return returned_at - start, max(returned_at, healthy_at) - start
-
-    def down(self) -> None:
-        self.images |= compose_project_images(self.project)
-        compose_down(self.project)
-
-    def remove_images(self) -> None:
-        for image in sorted(self.images):
-            docker("image", "rm", "-f", image, check=False)
-
-
 def run_devcontainer(ctx: Context, figure: FigureResult) -> None:
     warm_rounds = ctx.options.count(5, quick=1)
     cold_rounds = ctx.options.count(3, quick=1)
@@ -152,17 +87,15 @@ def run_devcontainer(ctx: Context, figure: FigureResult) -> None:
         "warm-serving": Row(figure.name, "devcontainer up, warm, until /healthz 200", "s"),
     }
     figure.rows += rows.values()
-    cli = find_tool("devcontainer")
-    why = ""
+    cli, why = find_cli()
     if not (ROOT / ".devcontainer" / "devcontainer.json").is_file():
-        why = "n/a: no .devcontainer/devcontainer.json in this checkout"
-    elif cli is None:
-        why = "n/a: the Dev Containers CLI is missing (run `npm ci`)"
-    if why:
+        cli, why = None, "no .devcontainer/devcontainer.json in this checkout"
+    if cli is None:
         for row in rows.values():
-            row.skipped = why
+            row.skipped = f"n/a: {why}"
         return
-    dc = _DevContainer(ctx, cli)
+    workspace = ctx.copy("devcontainer")
+    dc = DevContainer(cli, workspace, ctx.tmp / f"{workspace.name}-cli", unique("berth-bench-dc"))
     try:
         # Rebuilt and cold rounds first; every round after them finds the images built (warm).
         kinds = ["rebuilt"] * rebuilt_rounds + ["cold"] * cold_rounds + ["warm"] * warm_rounds
@@ -179,8 +112,36 @@ def run_devcontainer(ctx: Context, figure: FigureResult) -> None:
         dc.remove_images()
 
 
+def run_fresh(ctx: Context, figure: FigureResult) -> None:
+    rounds = ctx.options.count(2, quick=1)
+    rows = {
+        "dev": Row(
+            figure.name,
+            "fresh clone, empty build cache: build + compose up until /healthz 200 (uv)",
+            "s",
+            targets=[Target("median", "<=", 15, "s")],
+        ),
+        "pip-dev": Row(figure.name, "fresh clone, empty build cache: pip baseline", "s"),
+    }
+    figure.rows += rows.values()
+    for i in range(rounds):
+        for target, row in rows.items():
+            project = ctx.copy("fresh")
+            dockerfile = "tools/bench/pip.Dockerfile" if target.startswith("pip-") else "Dockerfile"
+            cold_build_caches(project, dockerfile)
+            tag = ctx.tag(f"fresh-{target}-{i}")
+            start = time.monotonic()
+            ctx.build(project, target, tag, "--no-cache")
+            with ctx.dev_stack(project, image=tag) as stack:
+                stack.up(wait=False)
+                bounded(lambda s=stack: _healthy(f"{s.url}/healthz"), timeout=120, interval=0.05)
+                row.samples.append(time.monotonic() - start)
+            log(f"fresh clone {i + 1}/{rounds}: {target} {row.samples[-1]:.1f} s")
+
+
 def run_up(ctx: Context) -> FigureResult:
     figure = FigureResult("up", "Start-up")
     run_compose_up(ctx, figure)
+    run_fresh(ctx, figure)
     run_devcontainer(ctx, figure)
     return figure

@@ -8,8 +8,11 @@ host ports on 127.0.0.1, and is removed with its volume and image however the te
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from .editors import ServiceTarget
 from .net import free_ports
 
 COMPOSE_FILE = "docker-compose.dev.yml"
+WATCH_FILE = "docker-compose.watch.yml"  # on top of COMPOSE_FILE: Compose Watch, no bind mount
 SERVICE = "web"
 # Settings the compose file reads that a developer's shell may hold: a test decides them.
 SHELL_SETTINGS = (
@@ -48,13 +52,19 @@ class ComposeStack:
     # A dev image built already (the benchmarks build one for many stacks): `up` uses it as the
     # image compose would build for this project, <project>-web, instead of building.
     image: str | None = None
+    files: tuple[str, ...] = (COMPOSE_FILE,)
     up_seconds: float = field(default=0.0)
 
-    def compose(self, *args: str, timeout: float = 180, check: bool = False):
-        """`docker compose -f docker-compose.dev.yml [-p project] ...` in the workspace."""
+    def command(self, *args: str) -> list[str]:
+        """`docker compose -f docker-compose.dev.yml [-f ...] [-p project] ...`"""
+        files = [arg for name in self.files for arg in ("-f", name)]
         name = ["-p", self.project] if self.project else []
+        return ["docker", "compose", *files, *name, *args]
+
+    def compose(self, *args: str, timeout: float = 180, check: bool = False):
+        """A compose command on this stack, in the workspace."""
         return run(
-            ["docker", "compose", "-f", COMPOSE_FILE, *name, *args],
+            self.command(*args),
             cwd=self.workspace,
             env=self.env,
             timeout=timeout,
@@ -79,10 +89,25 @@ class ComposeStack:
             raise RuntimeError(f"{describe(result)}\n--- logs\n{self.logs()[-4000:]}")
 
     def down(self, *, timeout: float = 10):
-        """Remove the stack: containers, network, data volume and the image compose built."""
-        return self.compose(
+        """Remove the stack: containers, network, data volume and the images compose built
+        (Compose Watch rebuilds leave the earlier ones untagged)."""
+        name = self.name()
+        result = self.compose(
             "down", "-v", "--rmi", "local", "--remove-orphans", "-t", str(timeout), timeout=180
         )
+        label = f"label=com.docker.compose.project={name}"
+        leftovers = docker("images", "-q", "--filter", label, check=False).stdout.split()
+        if leftovers:
+            docker("image", "rm", *set(leftovers), check=False)
+        return result
+
+    def name(self) -> str:
+        """The project name: given, or derived by compose from the folder."""
+        if self.project:
+            return self.project
+        result = self.compose("config", "--format", "json", timeout=60)
+        assert result.returncode == 0, describe(result)
+        return json.loads(result.stdout)["name"]
 
     def container(self) -> str:
         result = self.compose("ps", "-q", SERVICE, timeout=60)
@@ -127,19 +152,50 @@ def dev_stack(
     *,
     up: bool = True,
     image: str | None = None,
+    files: tuple[str, ...] = (COMPOSE_FILE,),
     **settings: str,
 ) -> Iterator[ComposeStack]:
     """The dev stack of ``workspace`` on free ports (with ``up``, started and healthy); removed
     afterwards, whatever happened."""
     app_port, debugpy_port = free_ports(2)
     env = stack_env(APP_PORT=str(app_port), DEBUGPY_PORT=str(debugpy_port), **settings)
-    stack = ComposeStack(workspace, project, env, app_port, debugpy_port, image)
+    stack = ComposeStack(workspace, project, env, app_port, debugpy_port, image, files)
     try:
         if up:
             stack.up()
         yield stack
     finally:
         stack.down(timeout=3)
+
+
+@contextlib.contextmanager
+def watching(stack: ComposeStack, *, timeout: float = 60) -> Iterator[Path]:
+    """`compose watch --no-up` on a running stack, as a developer leaves it running; yields the
+    file its output goes to. Stopped (Ctrl-C, as in a terminal) afterwards."""
+    with tempfile.NamedTemporaryFile("w+", prefix="berth-watch-", suffix=".log") as log:
+        process = subprocess.Popen(
+            stack.command("watch", "--no-up"),
+            cwd=stack.workspace,
+            env=stack.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while "Watch enabled" not in Path(log.name).read_text(errors="replace"):
+                assert process.poll() is None, Path(log.name).read_text(errors="replace")
+                assert time.monotonic() < deadline, "compose watch did not start watching"
+                time.sleep(0.1)
+            yield Path(log.name)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
 
 
 def compose_project_images(project: str) -> set[str]:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .commands import run, unique
+from .commands import describe, run, unique
 
 
 def docker(*args: str | os.PathLike[str], **kwargs) -> subprocess.CompletedProcess[str]:
@@ -41,12 +41,35 @@ def build(
 
     Returns the plain progress log, which tells cached steps from executed ones.
     """
+    result = try_build(context, target, tag, *extra, timeout=timeout)
+    assert result.returncode == 0, f"command failed: {describe(result)}"
+    return result.stdout + result.stderr
+
+
+def try_build(
+    context: Path, target: str, tag: str, *extra: str, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """As build(), for a build that may fail: the finished command, whatever its outcome."""
     args = ["buildx", "build", "--load", "--progress=plain", "--target", target, "-t", tag]
     ca = extra_ca_bundle()
     if ca and not any(e.startswith("id=extra_ca") for e in extra):
         args += ["--secret", f"id=extra_ca,src={ca}"]
-    result = docker(*args, *extra, str(context), timeout=timeout)
-    return result.stdout + result.stderr
+    return docker(*args, *extra, str(context), timeout=timeout, check=False)
+
+
+def cold_build_caches(project: Path, dockerfile_name: str = "Dockerfile") -> None:
+    """Give every cache mount of a Dockerfile in the project an id of its own, as on a machine
+    that never built it: the next build downloads every package again (and leaves the shared
+    caches of other builds alone)."""
+    dockerfile = project / dockerfile_name
+    token = unique("berth-cold")
+    text, count = re.subn(
+        r"--mount=type=cache,target=(\S+?)([,\s])",
+        lambda m: f"--mount=type=cache,id={token}{m[1]},target={m[1]}{m[2]}",
+        dockerfile.read_text(),
+    )
+    assert count, "the Dockerfile has no cache mount"
+    dockerfile.write_text(text)
 
 
 @dataclass
