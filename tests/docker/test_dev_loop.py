@@ -317,3 +317,24 @@ def test_no_zombies_and_down_is_quick_and_the_log_is_clean(stack, target):
         timeout=30,
     ).stdout.split()
     assert events == ["0"], events
+
+
+def test_every_setting_the_code_reads_reaches_the_dev_container_from_env(stack):
+    """What a developer puts in .env reaches the app and the dev server (compose's env_file),
+    except the two container ports, which compose fixes (APP_PORT and DEBUGPY_PORT move the
+    host side)."""
+    from app.config import ENV_SETTINGS
+    from dev.settings import SETTINGS
+
+    fixed = {"PORT": "8000", "DEBUGPY_PORT": "5678"}
+    wanted = {name: f"from-env-{name.lower()}" for name in {*ENV_SETTINGS, *SETTINGS} - set(fixed)}
+    dotenv = stack.workspace / ".env"
+    dotenv.write_text("".join(f"{name}={value}\n" for name, value in {**wanted, **fixed}.items()))
+    try:
+        result = stack.run("env")
+    finally:
+        dotenv.unlink()
+    assert result.returncode == 0, describe(result)
+    seen = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    assert {name: seen.get(name) for name in wanted} == wanted
+    assert {name: seen.get(name) for name in fixed} == fixed

@@ -51,3 +51,11 @@ def test_settings_names_what_from_environ_reads():
 
     from_environ(Recorder())
     assert read == set(SETTINGS)
+
+
+def test_env_example_documents_every_dev_server_setting():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / ".env.example").read_text()
+    for name in SETTINGS:
+        assert f"{name}=" in text, name

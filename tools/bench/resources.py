@@ -9,8 +9,9 @@ WEB_CONCURRENCY. Samples come from
 usage less its inactive file cache, which is close to the working set the kubelet evicts on):
 
 * idle: after /healthz answered, nothing else running;
-* load: while bench/load.py's generator (8 kept-alive connections) sends GET /api/notes over
-  20 seeded notes, bounded in count and time; the sampler runs beside it in a thread.
+* load: while wrk (tools/bench/load.py's run_wrk: 2 threads, 16 kept-alive connections) sends
+  GET /api/notes over 20 seeded notes for 20 s (8 s with --quick); the sampler runs beside
+  it in a thread.
 
 The client shares the 2 cores with the server, so CPU under load is what the server got, not
 what it could use alone; req/s is printed with it so CPU per request can be derived.
@@ -27,7 +28,7 @@ from tools.harness.docker import container, docker, volume
 from tools.harness.net import free_port, http, wait_for_http
 
 from .common import Context, FigureResult, Row, log
-from .load import load
+from .load import run_wrk
 
 MIB = 1024 * 1024
 UNITS = {"B": 1, "KiB": 1024, "MiB": MIB, "GiB": 1024 * MIB, "kB": 1000, "MB": 1e6, "GB": 1e9}
@@ -67,8 +68,7 @@ def _sample_during(name: str, stop: threading.Event, into: list[tuple[float, flo
 
 def run_resources(ctx: Context) -> FigureResult:
     figure = FigureResult("resources", "Resources")
-    total = 2000 if ctx.options.quick else 20000
-    time_cap = 8.0 if ctx.options.quick else 20.0
+    seconds = 8.0 if ctx.options.quick else 20.0
     image = ctx.image("prod")
     table = [
         "| WEB_CONCURRENCY | phase | samples | CPU median (cores) | CPU max | memory median "
@@ -104,15 +104,16 @@ def run_resources(ctx: Context) -> FigureResult:
             busy: list[tuple[float, float]] = []
             stop = threading.Event()
             sampler = threading.Thread(target=_sample_during, args=(name, stop, busy))
-            load(port, "/api/notes", 500)  # warm-up
+            url = f"http://127.0.0.1:{port}/api/notes"
+            run_wrk(url, 1)  # warm-up
             sampler.start()
             try:
-                run = load(port, "/api/notes", total, time_cap)
+                run = run_wrk(url, seconds)
             finally:
                 stop.set()
                 sampler.join(timeout=30)
             after = sample(name)
-        for phase, samples, rate in (("idle", idle, None), ("load", busy, run.rate)):
+        for phase, samples, rate in (("idle", idle, None), ("load", busy, run["rate"])):
             if not samples:
                 raise RuntimeError(f"no docker stats samples during {phase}")
             cpu = [c * 1000 for c, _ in samples]
