@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 from tools.harness.docker import docker, inspect
+from tools.harness.net import raw_request
 from tools.harness.slowclients import probe, slow_clients
 
 SLOW_CONNECTIONS = 256
@@ -21,16 +22,7 @@ def port_of(url: str) -> int:
 
 
 def send(url: str, method: str, path: str, body=None, headers=None, chunked=False):
-    conn = http.client.HTTPConnection("127.0.0.1", port_of(url), timeout=10)
-    try:
-        if chunked:
-            conn.request(method, path, body=iter(body), headers=headers, encode_chunked=True)
-        else:
-            conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        conn.close()
+    return raw_request(port_of(url), method, path, body, headers, chunked)
 
 
 def raw_exchange(url: str, data: bytes) -> bytes:

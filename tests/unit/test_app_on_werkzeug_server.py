@@ -3,7 +3,6 @@ and crashes still answer in the app's JSON shape, chunked bodies included."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 
@@ -11,6 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
+from tools.harness.net import raw_request
 
 
 @pytest.fixture
@@ -30,17 +30,7 @@ def server(clean_env, tmp_path):
     thread.join(5)
 
 
-def request(port, method, path, body=None, headers=None, chunked=False):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        if chunked:
-            conn.request(method, path, body=iter(body), headers=headers, encode_chunked=True)
-        else:
-            conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        conn.close()
+request = raw_request
 
 
 def assert_json(status, headers, body, expected):

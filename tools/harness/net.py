@@ -83,3 +83,20 @@ def wait_for_http(
             last = error
         time.sleep(interval)
     raise AssertionError(f"{url} did not answer {expect} within {timeout} s; last: {last}")
+
+
+def raw_request(
+    port: int, method: str, path: str, body=None, headers=None, chunked: bool = False
+) -> tuple[int, http_client.HTTPMessage, bytes]:
+    """One request exactly as given (any method, raw bytes, chunked framing) to 127.0.0.1:port;
+    returns (status, headers, body), whatever the status."""
+    conn = http_client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        if chunked:
+            conn.request(method, path, body=iter(body), headers=headers, encode_chunked=True)
+        else:
+            conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
