@@ -58,8 +58,8 @@ DEV = "dev"
 VERSIONS = ("1.30.0", "1.34.0", "1.37.0")
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 # Secrets are created in the cluster, never committed: values for the ones the manifests name.
-# The app ignores DATABASE_URL until database support lands; from then on the scaled overlay's
-# run needs a database server here.
+# The scaled overlay's DATABASE_URL; the prod image's run against a real server is in
+# test_prod_database.py.
 SECRETS = {"berth-database": {"DATABASE_URL": "mysql+pymysql://berth:unused@db.invalid/berth"}}
 
 
@@ -171,6 +171,8 @@ def test_scaled_has_replicas_a_budget_an_autoscaler_and_a_migration():
     [web] = deployment["spec"]["template"]["spec"]["containers"]
     [migrate] = job_pod["containers"]
     assert migrate["image"] == web["image"], "the Job must migrate with the image it serves"
+    # The image's documented migration step (test_prod_database.py runs it against MariaDB).
+    assert migrate["command"] == ["python", "-m", "prod", "migrate"]
     for container in (web, migrate):
         [url] = [e for e in container["env"] if e["name"] == "DATABASE_URL"]
         assert url["valueFrom"]["secretKeyRef"]["name"] in SECRETS
