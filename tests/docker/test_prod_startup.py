@@ -11,7 +11,7 @@ import pytest
 from tools.harness.docker import HARDENED, container, docker, inspect, volume
 from tools.harness.project import ROOT
 
-DRIVER = ROOT / "tests" / "support" / "startup_driver.py"
+DRIVER = ROOT / "tools" / "harness" / "startup_driver.py"
 IN_CONTAINER = "/opt/berth-test/startup_driver.py"
 
 
