@@ -5,9 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import URL
 
-from . import db, errors, health, notes
 from .config import ENV_SETTINGS, load_settings, prepare_data_dir
 
 DEFAULTS = {
@@ -21,6 +19,12 @@ DEFAULTS = {
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the app from environment variables, with `config` taking precedence."""
+    # Imported here, not with the package: `python -m prod` reads app.config before gunicorn
+    # starts, and answers a bad setting faster without the data layer loaded.
+    from sqlalchemy import URL
+
+    from . import db, errors, health, notes
+
     overrides = dict(config or {})
     # The app's own settings (environment, then overrides) are validated; other keys are
     # plain Flask config. Each override is applied once, by one of the two.

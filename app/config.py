@@ -1,13 +1,15 @@
 """Settings read from environment variables, so one image runs anywhere (12-factor)."""
 
+from __future__ import annotations
+
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import URL
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+if TYPE_CHECKING:
+    from sqlalchemy import URL
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LOG_LEVEL = "INFO"
@@ -46,6 +48,12 @@ DATABASE_URL_FORMS = "sqlite:////PATH/FILE or mysql+pymysql://USER:PASSWORD@HOST
 def database_url(raw: str | URL | None) -> URL | None:
     """DATABASE_URL parsed and checked; None when unset (SQLite in DATA_DIR). The value is
     never echoed in an error: it may hold a password."""
+    # Imported here: `python -m prod` checks the settings before gunicorn starts, and must
+    # answer a bad one at once (SQLAlchemy takes a few hundred ms to import).
+    from sqlalchemy import URL
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     if raw is None or isinstance(raw, URL):
         return raw
     try:
