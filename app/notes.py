@@ -4,13 +4,11 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, abort, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Connection, delete, insert, select, update
 from werkzeug.routing import IntegerConverter
 
 from .body import json_object
 from .db import SQLITE_MAX_INT, get_db
 from .errors import ValidationError
-from .models import notes
 
 bp = Blueprint("notes", __name__, url_prefix="/api/notes")
 
@@ -24,9 +22,8 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def fetch_note(conn: Connection, note_id: int) -> dict | None:
-    row = conn.execute(select(notes).where(notes.c.id == note_id)).mappings().first()
-    return dict(row) if row is not None else None
+def fetch_note(conn, note_id: int) -> dict | None:
+    return conn.execute("SELECT * FROM notes WHERE id = ?", (note_id,)).fetchone()
 
 
 class NoteIdConverter(IntegerConverter):
@@ -112,13 +109,11 @@ def _refuse_ids_sqlite_cannot_hold(endpoint: str | None, values: dict | None) ->
 def list_notes() -> ResponseReturnValue:
     limit = _query_int("limit", LIMIT_DEFAULT, 1, LIMIT_MAX)
     offset = _query_int("offset", 0, 0)
-    query = (
-        select(notes)
-        .order_by(notes.c.created_at.desc(), notes.c.id.desc())
-        .limit(limit)
-        .offset(offset)
+    rows = get_db().execute(
+        "SELECT * FROM notes ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        (limit, offset),
     )
-    return jsonify([dict(row) for row in get_db().execute(query).mappings()])
+    return jsonify(rows.fetchall())
 
 
 @bp.post("")
@@ -128,11 +123,12 @@ def create_note() -> ResponseReturnValue:
     conn = get_db()
     # Reading back inside the transaction: the response shows exactly what was stored,
     # and any failure before commit leaves no half-created note behind.
-    with conn.begin():
-        result = conn.execute(
-            insert(notes).values(title=title, body=body, created_at=now, updated_at=now)
+    with conn:
+        cursor = conn.execute(
+            "INSERT INTO notes (title, body, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (title, body, now, now),
         )
-        note = fetch_note(conn, result.inserted_primary_key[0])
+        note = fetch_note(conn, cursor.lastrowid)
     location = url_for("notes.get_note", note_id=note["id"])
     return note, 201, {"Location": location}
 
@@ -149,13 +145,12 @@ def get_note(note_id: int) -> ResponseReturnValue:
 def replace_note(note_id: int) -> ResponseReturnValue:
     title, body = _note_from_request()
     conn = get_db()
-    with conn.begin():
-        result = conn.execute(
-            update(notes)
-            .where(notes.c.id == note_id)
-            .values(title=title, body=body, updated_at=utc_now())
+    with conn:
+        cursor = conn.execute(
+            "UPDATE notes SET title = ?, body = ?, updated_at = ? WHERE id = ?",
+            (title, body, utc_now(), note_id),
         )
-        note = fetch_note(conn, note_id) if result.rowcount else None
+        note = fetch_note(conn, note_id) if cursor.rowcount else None
     if note is None:
         abort(404, f"Note {note_id} not found.")
     return note
@@ -164,8 +159,8 @@ def replace_note(note_id: int) -> ResponseReturnValue:
 @bp.delete("/<note_id:note_id>")
 def delete_note(note_id: int) -> ResponseReturnValue:
     conn = get_db()
-    with conn.begin():
-        result = conn.execute(delete(notes).where(notes.c.id == note_id))
-    if not result.rowcount:
+    with conn:
+        cursor = conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
+    if not cursor.rowcount:
         abort(404, f"Note {note_id} not found.")
     return "", 204
