@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import sysconfig
 import threading
@@ -45,32 +46,55 @@ def serve(settings: Settings, root: Path) -> None:
         debugger.wait_for_prewarm()
     _exit_when_orphaned()
     import flask  # noqa: F401 - for the app, before the wait
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     go = os.environ.pop("BERTH_STANDBY_FD", None)
     if go is not None and not os.read(int(go), 1):
         exit_now(0)  # the dev server is gone
-    app = InFlight(load_app(settings.flask_debug))
-
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app, server = None, None
     try:
-        run_simple(
-            "0.0.0.0",  # noqa: S104 - the socket is the dev server's; this only names it
-            settings.port,
-            app,
-            use_reloader=True,
-            use_debugger=False,
-            threaded=True,
-            reloader_type="stat" if settings.reload_poll else "watchdog",
-            reloader_interval=settings.reload_interval,
-            extra_files=watched_files(root),
-            exclude_patterns=excluded_patterns(root),
-        )
+        with watcher(settings, root) as watching:  # before the import: see watcher()
+            app = InFlight(load_app(settings.flask_debug))
+            server = make_server(
+                "0.0.0.0",  # noqa: S104 - the socket is the dev server's; this only names it
+                settings.port,
+                app,
+                threaded=True,
+                fd=int(os.environ["WERKZEUG_SERVER_FD"]),
+            )
+            threading.Thread(target=server.serve_forever, name="berth-http", daemon=True).start()
+            watching.run()  # until a change: SystemExit(3)
         code: object = 0
     except SystemExit as exc:  # 3 from the watcher on a change, 0 on SIGTERM
         code = exc.code
-    # Werkzeug closed its copy of the socket: new connections wait in the dev server's copy.
-    app.wait_idle(DRAIN_TIMEOUT)
+    finally:
+        if server is not None:
+            server.server_close()
+    # This process's copy of the socket is closed: new connections wait in the dev server's copy.
+    if app is not None:
+        app.wait_idle(DRAIN_TIMEOUT)
     exit_now(code)
+
+
+def watcher(settings: Settings, root: Path):
+    """Werkzeug's file watcher (its reloader loop), entered before the app is imported.
+
+    Werkzeug's own ``run_simple(use_reloader=True)`` starts watching only after the app has been
+    imported, so a file saved while the import runs (an editor that truncates, then writes; a
+    second save in quick succession) is never seen, and the app serves a half-written module
+    until the next edit (the upstream report is in docs/debugger.md). Entered first, the watcher
+    sees such a save and the next app process takes over. ``werkzeug._reloader`` is private:
+    tests/unit/test_dev_watcher.py fails if a Werkzeug upgrade moves it.
+    """
+    from werkzeug._reloader import reloader_loops
+
+    loop = reloader_loops["stat" if settings.reload_poll else "watchdog"]
+    return loop(
+        extra_files=watched_files(root),
+        exclude_patterns=excluded_patterns(root),
+        interval=settings.reload_interval,
+    )
 
 
 def load_app(debug: bool) -> Callable:

@@ -310,6 +310,22 @@ def test_requests_in_progress_finish_across_a_reload(start_server) -> None:
     assert answers[0].json() == {"version": 0}  # served by the old process, to the end
 
 
+@pytest.mark.parametrize("poll", ["0", "1"], ids=["inotify", "polling"])
+def test_a_save_while_the_app_is_importing_is_not_lost(start_server, poll: str) -> None:
+    """An editor that truncates, then writes (or saves twice in quick succession): the second
+    write lands while the next app process imports the first. That process must notice it."""
+    server = start_server(DEBUGPY="0", RELOAD_POLL=poll)
+    importing = server.root / "importing.flag"  # not a watched name
+    slow_import = f"\nopen({str(importing)!r}, 'w').close()\ntime.sleep(1.5)\n"
+    server.routes.write_text(ROUTES.format(version=1) + slow_import)
+    deadline = time.monotonic() + 10
+    while not importing.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert importing.exists(), server.log()
+    server.routes.write_text(ROUTES.format(version=2))  # while version 1 imports
+    server.wait_version(2, timeout=RECOVERY_SECONDS + 1.5)
+
+
 def test_an_orphaned_app_process_exits(start_server) -> None:
     server = start_server(DEBUGPY="0")
     time.sleep(1)  # the standby too
