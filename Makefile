@@ -8,7 +8,7 @@ CA_SECRET = $(if $(EXTRA_CA_BUNDLE),--secret id=extra_ca$(,)src=$(EXTRA_CA_BUNDL
 , := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help up watch down logs shell test lint format build prod-build prod-run test-all lock bench clean
+.PHONY: help up up-db watch down logs shell db-shell migration migrate test lint format build prod-build prod-run test-all lock bench clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,17 +16,29 @@ help: ## Show this list
 up: ## Start the dev stack: app on 127.0.0.1:8000, debugger on :5678, reload on save
 	$(COMPOSE) up --build
 
+up-db: ## Start the dev stack with the MariaDB service (the db profile; or COMPOSE_PROFILES=db in .env)
+	COMPOSE_PROFILES=db $(COMPOSE) up --build
+
 watch: ## The dev stack without the source mount (Docker Desktop): saves synced, new pins rebuilt
 	$(COMPOSE) -f docker-compose.watch.yml up --watch --build
 
 down: ## Stop the dev stack (the data volume stays; `make clean` removes it)
-	$(COMPOSE) down
+	COMPOSE_PROFILES=db $(COMPOSE) down
 
 logs: ## Follow the dev stack's logs
 	$(COMPOSE) logs -f
 
 shell: ## A shell in a fresh dev container
 	$(COMPOSE) run --rm --build web bash
+
+db-shell: ## A MariaDB client on the dev stack's database (the db profile must be running)
+	COMPOSE_PROFILES=db $(COMPOSE) exec db sh -c 'MYSQL_PWD="$$MARIADB_PASSWORD" exec mariadb -u "$$MARIADB_USER" "$$MARIADB_DATABASE"'
+
+migration: ## A new migration from the changes in app/models.py (make migration M="add tags")
+	$(COMPOSE) run --rm --build web python -m app.migrate revision -m "$(M)"
+
+migrate: ## Run the migrations on the dev stack's database (the app also runs them at start)
+	$(COMPOSE) run --rm --build web python -m app.migrate upgrade
 
 test: ## Unit tests with pytest in the dev container (args: make test ARGS="-k notes")
 	$(COMPOSE) run --rm --build web pytest $(ARGS)
@@ -56,5 +68,5 @@ lock: ## Re-pin requirements*.txt from requirements*.in (needs uv); a running st
 bench: ## Run the benchmarks and print the table (see docs/benchmarks.md)
 	scripts/bench
 
-clean: ## Stop the dev stack and delete its data volume
-	$(COMPOSE) down -v
+clean: ## Stop the dev stack and delete its data volumes (SQLite and MariaDB)
+	COMPOSE_PROFILES=db $(COMPOSE) down -v

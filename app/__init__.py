@@ -2,23 +2,29 @@
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from flask import Flask
 
-from . import db, errors, health, notes
 from .config import ENV_SETTINGS, load_settings, prepare_data_dir
 
 DEFAULTS = {
     # JSON 500s even in debug mode: Flask would otherwise re-raise and let the server (Werkzeug's
     # dev server) answer with its HTML page. The traceback still goes to the log.
     "PROPAGATE_EXCEPTIONS": False,
-    # Create the schema at start. gunicorn's workers get False: its master has done it once.
+    # Run the migrations at start. gunicorn's workers get False: its master has done it once.
     "INIT_DB": True,
 }
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the app from environment variables, with `config` taking precedence."""
+    # Imported here, not with the package: `python -m prod` reads app.config before gunicorn
+    # starts, and answers a bad setting faster without the data layer loaded.
+    from sqlalchemy import URL
+
+    from . import db, errors, health, notes
+
     overrides = dict(config or {})
     # The app's own settings (environment, then overrides) are validated; other keys are
     # plain Flask config. Each override is applied once, by one of the two.
@@ -32,7 +38,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     data_dir = prepare_data_dir(settings["DATA_DIR"] or app.instance_path)
     app.config["DATA_DIR"] = data_dir
-    app.config["DATABASE"] = data_dir / db.DB_FILENAME
+    url = settings["DATABASE_URL"]
+    if url is None:
+        url = URL.create("sqlite", database=str(data_dir / db.DB_FILENAME))
+    app.config["DATABASE_URL"] = url
+    # The SQLite file, when that is the database (tests and tools read it directly).
+    app.config["DATABASE"] = Path(url.database) if url.get_backend_name() == "sqlite" else None
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
 
     db.init_app(app)
@@ -41,5 +52,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(notes.bp)
 
-    app.logger.info("berth started: database %s", app.config["DATABASE"])
+    shown = app.config["DATABASE"] or url.render_as_string(hide_password=True)
+    app.logger.info("berth started: database %s", shown)
     return app

@@ -1,9 +1,15 @@
 """Settings read from environment variables, so one image runs anywhere (12-factor)."""
 
+from __future__ import annotations
+
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import URL
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LOG_LEVEL = "INFO"
@@ -11,7 +17,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # The environment variables the app itself reads; the rest of .env.example belongs to
 # gunicorn, compose and the Dockerfile.
-ENV_SETTINGS = ("DATA_DIR", "MAX_BODY_BYTES", "LOG_LEVEL")
+ENV_SETTINGS = ("DATA_DIR", "DATABASE_URL", "MAX_BODY_BYTES", "LOG_LEVEL")
 
 
 class ConfigError(ValueError):
@@ -31,6 +37,42 @@ def parse_max_body_bytes(raw: str | int | None) -> int:
     if value <= 0:
         raise ConfigError(f"MAX_BODY_BYTES must be a positive integer, got {raw!r}")
     return value
+
+
+# The database URLs the app speaks: SQLite (standard library) and MariaDB/MySQL through PyMySQL,
+# which is pure Python (the prod image has no compiler for mysqlclient).
+DRIVERS = {"sqlite": ("pysqlite",), "mysql": ("pymysql",), "mariadb": ("pymysql",)}
+DATABASE_URL_FORMS = "sqlite:////PATH/FILE or mysql+pymysql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+def database_url(raw: str | URL | None) -> URL | None:
+    """DATABASE_URL parsed and checked; None when unset (SQLite in DATA_DIR). The value is
+    never echoed in an error: it may hold a password."""
+    # Imported here: `python -m prod` checks the settings before gunicorn starts, and must
+    # answer a bad one at once (SQLAlchemy takes a few hundred ms to import).
+    from sqlalchemy import URL
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if raw is None or isinstance(raw, URL):
+        return raw
+    try:
+        url = make_url(str(raw).strip())
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            f"DATABASE_URL is not a database URL; expected {DATABASE_URL_FORMS}"
+        ) from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend not in DRIVERS or driver not in DRIVERS[backend]:
+        raise ConfigError(
+            f"DATABASE_URL names {url.drivername!r}, which this app does not support; expected "
+            f"{DATABASE_URL_FORMS}"
+        )
+    if backend == "sqlite" and not url.database:
+        raise ConfigError("DATABASE_URL for SQLite needs a file path: sqlite:////PATH/FILE")
+    if backend != "sqlite" and not (url.host and url.database):
+        raise ConfigError(f"DATABASE_URL needs a host and a database name: {DATABASE_URL_FORMS}")
+    return url
 
 
 def parse_log_level(raw: str | None) -> str:
@@ -69,6 +111,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object]) -
     raw.update({k: v for k, v in overrides.items() if k in ENV_SETTINGS})
     return {
         "DATA_DIR": raw.get("DATA_DIR"),
+        "DATABASE_URL": database_url(raw.get("DATABASE_URL")),
         "MAX_BODY_BYTES": parse_max_body_bytes(raw.get("MAX_BODY_BYTES")),
         "LOG_LEVEL": parse_log_level(raw.get("LOG_LEVEL")),
     }

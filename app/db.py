@@ -1,89 +1,116 @@
-"""SQLite access: one connection per request; the schema is set up once, before serving.
+"""Database access through SQLAlchemy Core: SQLite (the default, a file in DATA_DIR) or
+MariaDB/MySQL (DATABASE_URL=mysql+pymysql://...). One connection per request; one
+transaction per write.
 
-Who sets the schema up: `create_app()` for the dev server and the tests (one process), and
-gunicorn's master in prod (`prod/startup.py`, before it forks a worker), so that workers never
-race to create it. Workers built with INIT_DB=False only open connections.
-
-Under gevent (prod) SQLite calls do not yield to other greenlets, so a transaction is never
-interleaved with another one of the same worker: keep network I/O out of transactions.
+The schema is created and changed only by the migrations (`app/migrate.py`), run once before
+serving: by `create_app()` for the dev server and the tests, and by gunicorn's master in prod
+(`prod/startup.py`) or a separate `python -m prod migrate`. Workers built with INIT_DB=False
+only open connections.
 """
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
 from flask import Flask, current_app, g
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from .models import MAX_INT
 
 DB_FILENAME = "notes.sqlite3"
 
-# How long a statement waits for another process's write lock before "database is locked".
+# How long an SQLite statement waits for another process's write lock ("database is locked").
 LOCK_TIMEOUT_SECONDS = 10
+# A database server that does not answer: fail (healthz 503) instead of hanging a request.
+CONNECT_TIMEOUT_SECONDS = 3
+READ_WRITE_TIMEOUT_SECONDS = 10
 
-# The largest value an SQLite INTEGER holds: bigger ids, offsets or limits cannot be bound.
-SQLITE_MAX_INT = 2**63 - 1
-
-SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS notes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        title TEXT NOT NULL,
-        body TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )
-    """,
-    # Serves the list order (newest first) straight from the index: no sort of the table.
-    "CREATE INDEX IF NOT EXISTS notes_by_created ON notes (created_at, id)",
-)
-SCHEMA_OBJECTS = {("table", "notes"), ("index", "notes_by_created")}
-
-
-def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
-    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+# Kept under its old name: the tests and the API's id checks use it.
+SQLITE_MAX_INT = MAX_INT
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
+    """One SQLite connection; the engine calls it (looked up at each call) for each request."""
     conn = sqlite3.connect(path, timeout=LOCK_TIMEOUT_SECONDS)
-    conn.row_factory = _dict_row
     conn.execute(f"PRAGMA busy_timeout = {LOCK_TIMEOUT_SECONDS * 1000}")
+    # Durable commits: each acknowledged write is on disk (WAL is set by the migrations).
+    conn.execute("PRAGMA synchronous = FULL")
     return conn
 
 
-def get_db() -> sqlite3.Connection:
+def make_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        path = url.database
+        # A fresh connection per request, as before: no pool state shared by gevent and the
+        # worker's threads, and opening a local file costs microseconds.
+        return create_engine("sqlite://", creator=lambda: connect(path), poolclass=NullPool)
+    engine = create_engine(
+        url,
+        # A connection dropped by a database restart is noticed and replaced, not used.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "read_timeout": READ_WRITE_TIMEOUT_SECONDS,
+            "write_timeout": READ_WRITE_TIMEOUT_SECONDS,
+            "charset": "utf8mb4",
+        },
+    )
+
+    @event.listens_for(engine, "connect")
+    def _strict(dbapi_conn, _record) -> None:
+        # Refuse, never silently truncate, whatever the server's sql_mode default is.
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
+
+    return engine
+
+
+def describe(e: BaseException) -> str:
+    """One line for a database error: the driver's message, without SQLAlchemy's SQL echo."""
+    if isinstance(e, DBAPIError) and e.orig is not None:
+        e = e.orig
+    text = " ".join(str(e).split())
+    return text or type(e).__name__
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    return (app or current_app).extensions["berth_db"]
+
+
+def get_db() -> Connection:
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        g.db = get_engine().connect()
     return g.db
 
 
 def close_db(_exc: BaseException | None = None) -> None:
     conn = g.pop("db", None)
     if conn is not None:
-        conn.close()
+        # A connection lost with its server (a restart) fails to close; the pool drops it.
+        with contextlib.suppress(SQLAlchemyError):
+            conn.close()
 
 
-def schema_ready(conn: sqlite3.Connection) -> bool:
-    """Whether the tables and indexes exist; reads the schema only, never the notes."""
-    rows = conn.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
-    return {(row["type"], row["name"]) for row in rows} >= SCHEMA_OBJECTS
+def schema_ready(conn: Connection) -> bool:
+    """Whether the notes table and its index exist; reads the schema only, never the notes."""
+    inspector = inspect(conn)
+    if not inspector.has_table("notes"):
+        return False
+    return "notes_by_created" in {index["name"] for index in inspector.get_indexes("notes")}
 
 
-def init_db(path: str | Path) -> None:
-    """Create what is missing. Run it in one process at a time (see the module docstring):
-    switching to WAL takes an exclusive lock that does not wait for the busy timeout."""
-    conn = connect(path)
-    try:
-        # WAL lets readers and the single writer work at once across workers; the mode is
-        # stored in the file, so an existing database only needs the (read-only) check.
-        if conn.execute("PRAGMA journal_mode").fetchone()["journal_mode"] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        if not schema_ready(conn):
-            with conn:
-                for statement in SCHEMA:
-                    conn.execute(statement)
-    finally:
-        conn.close()
+def init_db(target: str | Path | URL) -> None:
+    """Run the migrations up to the newest (a path means an SQLite file)."""
+    from . import migrate
+
+    migrate.upgrade(target)
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["berth_db"] = make_engine(app.config["DATABASE_URL"])
     app.teardown_appcontext(close_db)
     if app.config["INIT_DB"]:
-        init_db(app.config["DATABASE"])
+        init_db(app.config["DATABASE_URL"])

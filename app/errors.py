@@ -8,6 +8,7 @@ answer without a body (204, OPTIONS) carries no Content-Type either.
 
 from flask import Flask, Response, current_app, jsonify
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 
@@ -47,6 +48,20 @@ def handle_internal_error(e: InternalServerError) -> ResponseReturnValue:
     return error_response(500, "Internal server error.")
 
 
+def handle_database_unavailable(e: DBAPIError) -> ResponseReturnValue:
+    # The database server is down or unreachable: the client may retry, unlike a 500.
+    if not e.connection_invalidated and not _is_connection_error(e):
+        raise e
+    current_app.logger.warning("Database unavailable: %s", " ".join(str(e.orig).split()))
+    return error_response(503, "Database unavailable, try again later.")
+
+
+def _is_connection_error(e: DBAPIError) -> bool:
+    # PyMySQL's codes for "cannot connect" (2003), "server gone" (2006), "lost" (2013).
+    code = getattr(e.orig, "args", (None,))[0] if e.orig is not None else None
+    return code in (2003, 2006, 2013)
+
+
 def drop_empty_content_type(response: Response) -> Response:
     # Werkzeug labels every response text/html by default, also the empty ones (204, Flask's
     # automatic OPTIONS answer); an empty body has no media type.
@@ -60,3 +75,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     # Unhandled exceptions reach handlers as InternalServerError (when not propagated).
     app.register_error_handler(InternalServerError, handle_internal_error)
+    app.register_error_handler(DBAPIError, handle_database_unavailable)

@@ -1,11 +1,10 @@
 """The landing page and the health check used by Docker and load balancers."""
 
-import sqlite3
-
 from flask import Blueprint, current_app
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 
-from .db import get_db, schema_ready
+from .db import describe, get_db, schema_ready
 
 bp = Blueprint("health", __name__)
 
@@ -32,9 +31,11 @@ def healthz() -> ResponseReturnValue:
         # Read the schema, not the notes: the cost stays flat as the table grows, and unlike
         # "SELECT 1" it fails when the file was replaced by an empty one or the folder vanished.
         ready = schema_ready(get_db())
-    except sqlite3.Error as e:
-        current_app.logger.warning("Health check failed: %s", e)
-        return {"status": "unavailable", "error": str(e)}, 503
+    except SQLAlchemyError as e:
+        # A server that is down or refuses us: a quick 503 (short connect timeouts), one line.
+        error = describe(e)
+        current_app.logger.warning("Health check failed: %s", error)
+        return {"status": "unavailable", "error": error}, 503
     if not ready:
         current_app.logger.warning("Health check failed: the notes table is missing")
         return {"status": "unavailable", "error": "the notes table is missing"}, 503

@@ -4,11 +4,13 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, abort, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import Connection, delete, insert, select, update
 from werkzeug.routing import IntegerConverter
 
 from .body import json_object
 from .db import SQLITE_MAX_INT, get_db
 from .errors import ValidationError
+from .models import notes
 
 bp = Blueprint("notes", __name__, url_prefix="/api/notes")
 
@@ -22,8 +24,9 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def fetch_note(conn, note_id: int) -> dict | None:
-    return conn.execute("SELECT * FROM notes WHERE id = ?", (note_id,)).fetchone()
+def fetch_note(conn: Connection, note_id: int) -> dict | None:
+    row = conn.execute(select(notes).where(notes.c.id == note_id)).mappings().first()
+    return dict(row) if row is not None else None
 
 
 class NoteIdConverter(IntegerConverter):
@@ -109,11 +112,13 @@ def _refuse_ids_sqlite_cannot_hold(endpoint: str | None, values: dict | None) ->
 def list_notes() -> ResponseReturnValue:
     limit = _query_int("limit", LIMIT_DEFAULT, 1, LIMIT_MAX)
     offset = _query_int("offset", 0, 0)
-    rows = get_db().execute(
-        "SELECT * FROM notes ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-        (limit, offset),
+    query = (
+        select(notes)
+        .order_by(notes.c.created_at.desc(), notes.c.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
-    return jsonify(rows.fetchall())
+    return jsonify([dict(row) for row in get_db().execute(query).mappings()])
 
 
 @bp.post("")
@@ -123,12 +128,11 @@ def create_note() -> ResponseReturnValue:
     conn = get_db()
     # Reading back inside the transaction: the response shows exactly what was stored,
     # and any failure before commit leaves no half-created note behind.
-    with conn:
-        cursor = conn.execute(
-            "INSERT INTO notes (title, body, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (title, body, now, now),
+    with conn.begin():
+        result = conn.execute(
+            insert(notes).values(title=title, body=body, created_at=now, updated_at=now)
         )
-        note = fetch_note(conn, cursor.lastrowid)
+        note = fetch_note(conn, result.inserted_primary_key[0])
     location = url_for("notes.get_note", note_id=note["id"])
     return note, 201, {"Location": location}
 
@@ -145,12 +149,13 @@ def get_note(note_id: int) -> ResponseReturnValue:
 def replace_note(note_id: int) -> ResponseReturnValue:
     title, body = _note_from_request()
     conn = get_db()
-    with conn:
-        cursor = conn.execute(
-            "UPDATE notes SET title = ?, body = ?, updated_at = ? WHERE id = ?",
-            (title, body, utc_now(), note_id),
+    with conn.begin():
+        result = conn.execute(
+            update(notes)
+            .where(notes.c.id == note_id)
+            .values(title=title, body=body, updated_at=utc_now())
         )
-        note = fetch_note(conn, note_id) if cursor.rowcount else None
+        note = fetch_note(conn, note_id) if result.rowcount else None
     if note is None:
         abort(404, f"Note {note_id} not found.")
     return note
@@ -159,8 +164,8 @@ def replace_note(note_id: int) -> ResponseReturnValue:
 @bp.delete("/<note_id:note_id>")
 def delete_note(note_id: int) -> ResponseReturnValue:
     conn = get_db()
-    with conn:
-        cursor = conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
-    if not cursor.rowcount:
+    with conn.begin():
+        result = conn.execute(delete(notes).where(notes.c.id == note_id))
+    if not result.rowcount:
         abort(404, f"Note {note_id} not found.")
     return "", 204

@@ -1,4 +1,8 @@
-"""`python -m prod`: check the settings, then become gunicorn (same PID, same signals)."""
+"""`python -m prod`: check the settings, then become gunicorn (same PID, same signals).
+
+`python -m prod migrate` runs the database migrations and exits: the step a deployment runs
+once, as a job, before it starts or replaces the web containers.
+"""
 
 import os
 import shutil
@@ -14,6 +18,10 @@ EXIT_BAD_SETTING = 2
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["migrate"]:
+        from app.migrate import main as migrate
+
+        return migrate(["upgrade", *argv[1:]])
     try:
         check_all(os.environ)
     except ConfigError as e:

@@ -1,9 +1,12 @@
-"""gunicorn's start-up: the schema once in the master, then the app in each worker.
+"""gunicorn's start-up: the migrations once in the master, then the app in each worker.
 
 Workers used to create the schema themselves, all at once: two switching a fresh file to WAL
 together fail with "database is locked" at once (that lock does not wait for the busy timeout),
-and a worker that fails to boot stops gunicorn. Now the master does it in `on_starting`, before
-it forks any worker, and workers only open connections.
+and a worker that fails to boot stops gunicorn. Now the master runs the migrations in
+`on_starting`, before it forks any worker, and workers only open connections. Several
+containers on one database take the migration lock in turn (app/migrate.py); a deployment can
+also run them beforehand as a job (`python -m prod migrate`), and the masters then find nothing
+to do.
 """
 
 from __future__ import annotations
@@ -12,24 +15,29 @@ import logging
 import os
 import queue
 import signal
-import sqlite3
 import sys
 
 from flask import Flask
 from gunicorn.errors import AppImportError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import create_app
 from app.config import ConfigError
+from app.db import describe
 
-STARTUP_ERRORS = (ConfigError, OSError, sqlite3.Error)
+STARTUP_ERRORS = (ConfigError, OSError, SQLAlchemyError)
+
+
+def _one_line(e: BaseException) -> str:
+    return describe(e) if isinstance(e, SQLAlchemyError) else str(e)
 
 
 def on_starting(server: object) -> None:
-    """gunicorn hook, in the master before it listens or forks: settings and schema."""
+    """gunicorn hook, in the master before it listens or forks: settings and migrations."""
     try:
         create_app({"INIT_DB": True})
     except STARTUP_ERRORS as e:
-        raise SystemExit(f"berth: cannot start: {e}") from None
+        raise SystemExit(f"berth: cannot start: {_one_line(e)}") from None
 
 
 def worker_app() -> Flask:
@@ -38,7 +46,7 @@ def worker_app() -> Flask:
         return create_app({"INIT_DB": False})
     except STARTUP_ERRORS as e:
         # gunicorn prints an AppImportError as one line (no traceback) and stops.
-        raise AppImportError(f"berth: worker cannot start: {e}") from None
+        raise AppImportError(f"berth: worker cannot start: {_one_line(e)}") from None
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)

@@ -1,9 +1,33 @@
-"""Fixtures for the unit tests: an app on a throwaway database and its test client."""
+"""Fixtures for the unit tests: an app on a throwaway database and its test client.
+
+The app runs on each backend: SQLite (a file in a temporary folder) and MariaDB (one server
+in a container for the session, emptied before each test). The MariaDB variants are marked
+`docker`: plain `pytest` runs SQLite only; scripts/test, which CI runs, selects both.
+Tests about SQLite itself (its file, WAL, query plans) are marked `sqlite_only`.
+"""
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.config import ENV_SETTINGS
+
+BACKENDS = ("sqlite", pytest.param("mariadb", marks=pytest.mark.docker))
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("backend", ["sqlite"] if only_sqlite else BACKENDS, scope="session")
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    from tools.harness.mariadb import mariadb
+
+    with mariadb() as server:
+        yield server
 
 
 @pytest.fixture
@@ -15,8 +39,25 @@ def clean_env(monkeypatch):
 
 
 @pytest.fixture
-def app(clean_env, tmp_path):
-    return create_app({"TESTING": True, "DATA_DIR": tmp_path})
+def database_url(request, backend):
+    """None for SQLite in DATA_DIR; the URL of an empty MariaDB database otherwise."""
+    if backend == "sqlite":
+        return None
+    server = request.getfixturevalue("mariadb_server")
+    engine = create_engine(server.url(), poolclass=NullPool)
+    with engine.begin() as conn:
+        # Tables from an earlier test's migrations go; this test's app migrates afresh.
+        for (table,) in conn.execute(text("SHOW TABLES")).all():
+            conn.execute(text(f"DROP TABLE `{table}`"))
+    engine.dispose()
+    return server.url()
+
+
+@pytest.fixture
+def app(clean_env, tmp_path, database_url):
+    app = create_app({"TESTING": True, "DATA_DIR": tmp_path, "DATABASE_URL": database_url})
+    yield app
+    app.extensions["berth_db"].dispose()
 
 
 @pytest.fixture

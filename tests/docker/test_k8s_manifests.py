@@ -44,6 +44,7 @@ from tools.harness.kube import (
     under,
     until_probe_succeeds,
 )
+from tools.harness.mariadb import mariadb, network
 from tools.harness.net import http, wait_for_http
 
 OVERLAYS = kustomizations("overlays")
@@ -58,8 +59,7 @@ DEV = "dev"
 VERSIONS = ("1.30.0", "1.34.0", "1.37.0")
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 # Secrets are created in the cluster, never committed: values for the ones the manifests name.
-# The app ignores DATABASE_URL until database support lands; from then on the scaled overlay's
-# run needs a database server here.
+# Secrets for rendering; the scaled overlay's pods run against a real MariaDB (`pod_database`).
 SECRETS = {"berth-database": {"DATABASE_URL": "mysql+pymysql://berth:unused@db.invalid/berth"}}
 
 
@@ -95,6 +95,21 @@ def serving(objects: list[dict]):
         if workload["kind"] in SERVING:
             for container in pod["containers"]:
                 yield workload, pod, container
+
+
+@pytest.fixture(scope="module")
+def database(docker_engine):
+    with network() as net, mariadb(net) as db:
+        yield db
+
+
+def pod_database(overlay: str, request) -> tuple[dict, str | None]:
+    """(secrets, Docker network) for running an overlay's pods: the scaled overlay's
+    DATABASE_URL names a MariaDB server on a network the pod joins."""
+    if overlay != "scaled":
+        return SECRETS, None
+    db = request.getfixturevalue("database")
+    return {"berth-database": {"DATABASE_URL": db.network_url()}}, db.network
 
 
 def seconds(nanoseconds: int) -> float:
@@ -171,6 +186,8 @@ def test_scaled_has_replicas_a_budget_an_autoscaler_and_a_migration():
     [web] = deployment["spec"]["template"]["spec"]["containers"]
     [migrate] = job_pod["containers"]
     assert migrate["image"] == web["image"], "the Job must migrate with the image it serves"
+    # The image's documented migration step (test_prod_database.py runs it against MariaDB).
+    assert migrate["command"] == ["python", "-m", "prod", "migrate"]
     for container in (web, migrate):
         [url] = [e for e in container["env"] if e["name"] == "DATABASE_URL"]
         assert url["valueFrom"]["secretKeyRef"]["name"] in SECRETS
@@ -317,14 +334,15 @@ def test_manifests_agree_with_the_image(overlay, prod_image, image_config, healt
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_path_the_app_writes_is_a_volume(overlay, prod_image):
+def test_every_path_the_app_writes_is_a_volume(overlay, prod_image, request):
     """With a writable root, `docker diff` lists what the app wrote outside its mounts."""
     objects = render(K8S / "overlays" / overlay)
+    secrets, net = pod_database(overlay, request)
     for _, pod, container in serving(objects):
         writable = copy.deepcopy(container)
         writable["securityContext"]["readOnlyRootFilesystem"] = False
-        env = pod_env(container, objects, SECRETS)
-        with run_as_pod(prod_image, pod, writable, env) as started:
+        env = pod_env(container, objects, secrets)
+        with run_as_pod(prod_image, pod, writable, env, net) as started:
             until_probe_succeeds(container["startupProbe"], container, started)
             port = container_port(container, "http")
             base = f"http://127.0.0.1:{started.ports[port]}"
@@ -337,11 +355,12 @@ def test_every_path_the_app_writes_is_a_volume(overlay, prod_image):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_image_runs_as_the_pod_spec_says(overlay, prod_image):
+def test_the_image_runs_as_the_pod_spec_says(overlay, prod_image, request):
     objects = render(K8S / "overlays" / overlay)
+    secrets, net = pod_database(overlay, request)
     for _, pod, container in serving(objects):
-        env = pod_env(container, objects, SECRETS)
-        with run_as_pod(prod_image, pod, container, env) as started:
+        env = pod_env(container, objects, secrets)
+        with run_as_pod(prod_image, pod, container, env, net) as started:
             # The kubelet's order: the startup probe until it passes, then the others.
             answer, attempts = until_probe_succeeds(container["startupProbe"], container, started)
             assert answer.seconds < container["startupProbe"]["timeoutSeconds"]
@@ -468,3 +487,20 @@ def test_dev_pod_serves_reloads_synced_code_and_debugs(dev_image):
         finally:
             client.close()
         assert capabilities.get("supportsConfigurationDoneRequest"), capabilities
+
+
+def test_the_migration_job_migrates_as_its_pod_spec_says(prod_image, request):
+    """The scaled overlay's Job, run as its pod spec says against MariaDB: exit 0, schema made."""
+    objects = render(K8S / "overlays" / "scaled")
+    secrets, net = pod_database("scaled", request)
+    [job] = named(objects, "Job")
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = pod_env(container, objects, secrets)
+    with run_as_pod(prod_image, pod, container, env, net) as started:
+        code = docker("wait", started.name, timeout=120).stdout.strip()
+        logs = docker("logs", started.name)
+    assert code == "0", describe(logs)
+    assert "berth: database at the newest revision" in logs.stdout, describe(logs)
+    db = request.getfixturevalue("database")
+    assert db.sql("SHOW TABLES").split() == ["alembic_version", "notes"]

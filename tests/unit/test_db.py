@@ -14,6 +14,7 @@ def test_data_persists_across_app_instances(clean_env, tmp_path):
     assert (tmp_path / "notes.sqlite3").is_file()
 
 
+@pytest.mark.sqlite_only
 def test_database_uses_wal(app):
     conn = sqlite3.connect(app.config["DATABASE"])
     try:

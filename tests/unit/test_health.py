@@ -1,6 +1,8 @@
 import shutil
 import sqlite3
 
+import pytest
+
 
 def test_index_names_service_and_endpoints(client):
     response = client.get("/")
@@ -18,6 +20,7 @@ def test_healthz_ok(client):
     assert response.get_json() == {"status": "ok"}
 
 
+@pytest.mark.sqlite_only
 def test_healthz_503_when_table_is_gone(app, client):
     conn = sqlite3.connect(app.config["DATABASE"])
     with conn:
@@ -31,6 +34,7 @@ def test_healthz_503_when_table_is_gone(app, client):
     assert "notes" in body["error"]
 
 
+@pytest.mark.sqlite_only
 def test_healthz_503_when_database_path_is_a_directory(app, client):
     db_path = app.config["DATABASE"]
     for path in db_path.parent.glob(db_path.name + "*"):
@@ -42,6 +46,7 @@ def test_healthz_503_when_database_path_is_a_directory(app, client):
     assert response.get_json()["status"] == "unavailable"
 
 
+@pytest.mark.sqlite_only
 def test_healthz_503_when_data_dir_vanished(app, client):
     shutil.rmtree(app.config["DATA_DIR"])
 

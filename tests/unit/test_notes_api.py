@@ -2,8 +2,10 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import insert
 
 from app.db import get_db
+from app.models import notes
 
 STAMP = "2024-01-01T00:00:00.000Z"
 
@@ -68,10 +70,13 @@ def test_list_is_newest_first_and_paginated(client, make_note):
 def test_list_default_limit_is_50_and_max_is_100(app, client):
     with app.app_context():
         conn = get_db()
-        with conn:
-            conn.executemany(
-                "INSERT INTO notes (title, body, created_at, updated_at) VALUES (?, '', ?, ?)",
-                [(f"n{i}", STAMP, STAMP) for i in range(120)],
+        with conn.begin():
+            conn.execute(
+                insert(notes),
+                [
+                    {"title": f"n{i}", "body": "", "created_at": STAMP, "updated_at": STAMP}
+                    for i in range(120)
+                ],
             )
     assert len(client.get("/api/notes").get_json()) == 50
     assert len(client.get("/api/notes?limit=100").get_json()) == 100

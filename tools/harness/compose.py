@@ -199,12 +199,14 @@ def watching(stack: ComposeStack, *, timeout: float = 60) -> Iterator[Path]:
 
 
 def compose_project_images(project: str) -> set[str]:
-    """The images the containers of a compose project run (to remove them after `down`)."""
+    """The images built for a compose project's containers (to remove them after `down`):
+    compose's <project>-<service> and the Dev Containers CLI's vsc-...-uid. Never an image a
+    service only runs (`image: mariadb:11.8`): other projects and users share it."""
     containers = docker(
         "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", check=False
     ).stdout.split()
     images = (inspect(container, "{{.Config.Image}}") for container in containers)
-    return {image for image in images if image}
+    return {image for image in images if image.startswith((f"{project}-", "vsc-"))}
 
 
 def compose_down(project: str) -> subprocess.CompletedProcess[str]:

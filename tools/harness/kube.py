@@ -355,14 +355,17 @@ def docker_run_args(
 
 @contextlib.contextmanager
 def run_as_pod(
-    image: str, pod: dict, container: dict, env: Mapping[str, str]
+    image: str, pod: dict, container: dict, env: Mapping[str, str], network: str | None = None
 ) -> Iterator[PodContainer]:
     """Start the container as the pod spec says (user, groups, read-only root, capabilities,
     no privilege escalation, limits, env, a volume per emptyDir or PVC, made as the kubelet
-    makes them), with its ports on 127.0.0.1; removed with its volumes on exit."""
+    makes them), with its ports on 127.0.0.1; removed with its volumes on exit. `network`: a
+    Docker network with the services the pod reaches by name (its database server)."""
     name = unique("berth-test-pod")
     with contextlib.ExitStack() as stack:
         args = docker_run_args(pod, container, image, env, stack)
+        if network:
+            args = ["--network", network, *args]
         if "command" in container:
             command = [*container["command"][1:], *container.get("args", [])]
         else:

@@ -1,0 +1,82 @@
+"""A throwaway MariaDB server (the official image's contract) for tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .commands import unique
+from .docker import container, docker, published_port, wait_for_health
+
+IMAGE = "mariadb:11.8"
+DATABASE, USER, PASSWORD = "berth", "berth", "berth-test-password"
+# The official image's recommended check: TCP accepted and InnoDB ready, not the init phase.
+HEALTH = (
+    "--health-cmd",
+    "healthcheck.sh --connect --innodb_initialized",
+    "--health-interval",
+    "2s",
+    "--health-start-period",
+    "60s",
+    "--health-start-interval",
+    "1s",
+    "--health-retries",
+    "3",
+)
+
+
+@dataclass(frozen=True)
+class MariaDB:
+    name: str
+    port: int  # on 127.0.0.1
+    network: str | None
+
+    def url(self, password: str = PASSWORD, database: str = DATABASE) -> str:
+        """The URL for a process on this machine (through the published port)."""
+        return f"mysql+pymysql://{USER}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def network_url(self, password: str = PASSWORD) -> str:
+        """The URL for a container on the same Docker network (the server's name as host)."""
+        return f"mysql+pymysql://{USER}:{password}@{self.name}:3306/{DATABASE}"
+
+    def sql(self, statement: str) -> str:
+        """Run SQL as the app's user with the image's client; returns its tab-separated output."""
+        return docker(
+            "exec", "-e", f"MYSQL_PWD={PASSWORD}", self.name,
+            "mariadb", "-u", USER, "-N", "-B", DATABASE, "-e", statement,
+        ).stdout  # fmt: skip
+
+
+@contextlib.contextmanager
+def network() -> Iterator[str]:
+    name = unique("berth-test-net")
+    docker("network", "create", name)
+    try:
+        yield name
+    finally:
+        docker("network", "rm", name, check=False)
+
+
+@contextlib.contextmanager
+def mariadb(network_name: str | None = None, *, timeout: float = 120) -> Iterator[MariaDB]:
+    """Start a fresh server (data in an anonymous volume, removed with it) and wait until it
+    is healthy."""
+    args = [
+        *HEALTH,
+        "-e", "MARIADB_RANDOM_ROOT_PASSWORD=1",
+        "-e", f"MARIADB_DATABASE={DATABASE}",
+        "-e", f"MARIADB_USER={USER}",
+        "-e", f"MARIADB_PASSWORD={PASSWORD}",
+        "-p", "127.0.0.1::3306",
+    ]  # fmt: skip
+    if network_name:
+        args += ["--network", network_name]
+    with container(IMAGE, *args, name=unique("berth-test-db")) as name:
+        status, waited = wait_for_health(name, timeout=timeout)
+        if status != "healthy":
+            logs = docker("logs", "--tail", "30", name, check=False)
+            raise AssertionError(f"{IMAGE} not healthy after {waited:.0f} s:\n{logs.stderr}")
+        host, port = published_port(name, 3306)
+        assert host == "127.0.0.1", f"3306 published on {host}, not loopback"
+        yield MariaDB(name, port, network_name)
