@@ -5,7 +5,7 @@
     scripts/bench --quick             fewer rounds (about 2 minutes); for a smoke run
     scripts/bench --repeat 10         this many rounds for every figure
 
-Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow
+Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow, db
 (docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load generator, e.g.
 apt-get install wrk). The results, with every sample, also go to
 tools/bench/results/<UTC time>.json (gitignored). The targets are compared, not asserted: the
@@ -33,6 +33,7 @@ from tools.harness.docker import extra_ca_bundle
 from tools.harness.project import ROOT
 
 from .common import Context, FigureResult, Options, image_size, log, markdown_table
+from .database import run_database
 from .debugger import run_debugger
 from .load import WRK_MISSING, run_load
 from .rebuild import run_deps, run_rebuild
@@ -54,8 +55,12 @@ FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
     "resources": ("CPU and memory of prod, idle and under load (Kubernetes sizing)", run_resources),
     "debugger": ("attach after port checks and after the debug adapter dies", run_debugger),
     "slow": ("probes answered while 256 slow connections are open", run_slow),
+    "db": (
+        "list/create throughput on MariaDB beside SQLite; dev stack up with the db",
+        run_database,
+    ),
 }
-NEEDS_WRK = ("load",)
+NEEDS_WRK = ("load", "db")
 
 
 def _output(args: list[str]) -> str:
