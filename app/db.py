@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, Pool, QueuePool, SingletonThreadPool
 
 from .models import MAX_INT
 
@@ -46,8 +46,11 @@ def make_engine(url: URL) -> Engine:
         # A fresh connection per request, as before: no pool state shared by gevent and the
         # worker's threads, and opening a local file costs microseconds.
         return create_engine("sqlite://", creator=lambda: connect(path), poolclass=NullPool)
+    pool_class, pool_args = server_pool()
     engine = create_engine(
         url,
+        poolclass=pool_class,
+        **pool_args,
         # A connection dropped by a database restart is noticed and replaced, not used.
         pool_pre_ping=True,
         pool_recycle=1800,
@@ -66,6 +69,34 @@ def make_engine(url: URL) -> Engine:
             cursor.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
 
     return engine
+
+
+# The most threads a prod worker runs the app in (GUNICORN_THREADS' upper bound).
+MAX_APP_THREADS = 256
+
+
+def server_pool() -> tuple[type[Pool], dict]:
+    """The connection pool for a database server: one connection per thread under gevent.
+
+    The prod worker (prod/worker.py) runs the app in native threads of a gevent ThreadPool,
+    with the socket module patched: a PyMySQL socket then belongs to the gevent hub of the
+    thread that opened it, and a pooled connection handed to another thread fails with
+    "greenlet.error: Cannot switch to a different thread" (under load, 1 request in 10 was a
+    500). SingletonThreadPool keeps each thread's connection in that thread; the worker's
+    threads are a fixed set, so this is a pool of GUNICORN_THREADS per worker. Without gevent
+    (the dev server, the tests) a normal queue pool serves any thread.
+    Upstream report, in short: "gevent: a socket created in one native thread cannot be used
+    from another (its watchers belong to the creating thread's hub)".
+    """
+    try:
+        from gevent import monkey
+
+        patched = monkey.is_module_patched("socket")
+    except ImportError:
+        patched = False
+    if patched:
+        return SingletonThreadPool, {"pool_size": MAX_APP_THREADS}
+    return QueuePool, {}
 
 
 def describe(e: BaseException) -> str:

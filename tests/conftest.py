@@ -7,8 +7,6 @@ Tests about SQLite itself (its file, WAL, query plans) are marked `sqlite_only`.
 """
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.config import ENV_SETTINGS
@@ -43,13 +41,11 @@ def database_url(request, backend):
     """None for SQLite in DATA_DIR; the URL of an empty MariaDB database otherwise."""
     if backend == "sqlite":
         return None
+    from tools.harness.mariadb import empty
+
     server = request.getfixturevalue("mariadb_server")
-    engine = create_engine(server.url(), poolclass=NullPool)
-    with engine.begin() as conn:
-        # Tables from an earlier test's migrations go; this test's app migrates afresh.
-        for (table,) in conn.execute(text("SHOW TABLES")).all():
-            conn.execute(text(f"DROP TABLE `{table}`"))
-    engine.dispose()
+    # Tables from an earlier test's migrations go; this test's app migrates afresh.
+    empty(server.url())
     return server.url()
 
 

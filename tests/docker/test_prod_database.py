@@ -1,6 +1,8 @@
 """The prod image on MariaDB (mariadb:11.8): the migration step, notes written and read, and
 several containers starting at the same moment on one fresh database."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tools.harness.docker import HARDENED, base_url, container, docker, wait_for_health
@@ -76,3 +78,27 @@ def test_two_containers_started_at_once_on_a_fresh_database(prod_image, server):
     finally:
         for name in names:
             docker("rm", "-f", "-v", name, check=False)
+
+
+def test_concurrent_requests_on_mariadb_all_succeed(prod_image, server):
+    """Requests at once on every app thread of both workers: a pooled connection must never
+    move between the worker's threads (gevent: "Cannot switch to a different thread")."""
+    fresh(server)
+    with container(prod_image, *prod_args(server)) as name:
+        url = base_url(name)
+        wait_for_http(f"{url}/healthz", timeout=60)
+
+        def burst(i: int) -> list[int]:
+            made = http("POST", f"{url}/api/notes", {"title": f"n{i}"}).status
+            return [made] + [http("GET", f"{url}/api/notes").status for _ in range(10)]
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = [s for answers in pool.map(burst, range(48)) for s in answers]
+        logs = docker("logs", name, check=False)
+    assert statuses.count(201) == 48, describe_statuses(statuses)
+    assert set(statuses) == {200, 201}, describe_statuses(statuses)
+    assert "Cannot switch" not in logs.stdout + logs.stderr
+
+
+def describe_statuses(statuses: list[int]) -> dict[int, int]:
+    return {s: statuses.count(s) for s in sorted(set(statuses))}

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import tempfile
 import urllib.parse
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -24,11 +24,15 @@ from hypothesis.stateful import (
     invariant,
     multiple,
     rule,
+    run_state_machine_as_test,
 )
+from sqlalchemy import select
 
 from app import create_app
 from app.db import SQLITE_MAX_INT
+from app.models import notes
 from app.notes import BODY_MAX, LIMIT_MAX, TITLE_MAX
+from tools.harness.mariadb import empty
 
 MAX_BODY_BYTES = 4096  # small, so that 413 is reachable without huge examples
 
@@ -118,17 +122,26 @@ def page_value(raw: str, low: int, high: int) -> int | None:
 
 class NotesAPI(RuleBasedStateMachine):
     ids = Bundle("ids")
+    database_url: str | None = None  # None: SQLite in a temporary folder
 
     def __init__(self) -> None:
         super().__init__()
         self.folder = tempfile.mkdtemp(prefix="berth-fuzz-")
+        if self.database_url:
+            empty(self.database_url)
         self.app = create_app(
-            {"DATA_DIR": self.folder, "MAX_BODY_BYTES": MAX_BODY_BYTES, "LOG_LEVEL": "CRITICAL"}
+            {
+                "DATA_DIR": self.folder,
+                "DATABASE_URL": self.database_url,
+                "MAX_BODY_BYTES": MAX_BODY_BYTES,
+                "LOG_LEVEL": "CRITICAL",
+            }
         )
         self.client = self.app.test_client()
         self.model: dict[int, tuple[str, str]] = {}  # what the API acknowledged
 
     def teardown(self) -> None:
+        self.app.extensions["berth_db"].dispose()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def send(self, method: str, path: str, raw: bytes | None = None, ctype: str | None = None):
@@ -223,11 +236,8 @@ class NotesAPI(RuleBasedStateMachine):
 
     @invariant()
     def store_equals_what_was_acknowledged(self):
-        conn = sqlite3.connect(self.app.config["DATABASE"])
-        try:
-            rows = conn.execute("SELECT id, title, body FROM notes").fetchall()
-        finally:
-            conn.close()
+        with self.app.extensions["berth_db"].connect() as conn:
+            rows = conn.execute(select(notes.c.id, notes.c.title, notes.c.body)).all()
         assert {i: (t, b) for i, t, b in rows} == self.model
 
 
@@ -238,3 +248,11 @@ NotesAPI.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 test_api_fuzz = NotesAPI.TestCase
+
+
+@pytest.mark.docker
+def test_api_fuzz_on_mariadb(mariadb_server):
+    class OnMariaDB(NotesAPI):
+        database_url = mariadb_server.url()
+
+    run_state_machine_as_test(OnMariaDB, settings=NotesAPI.TestCase.settings)

@@ -6,7 +6,7 @@
     scripts/bench --repeat 10         this many rounds for every figure
 
 Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow, pins,
-bytecode (docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load generator,
+bytecode, db (docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load generator,
 e.g. apt-get install wrk). The results, with every sample, also go to
 tools/bench/results/<UTC time>.json (gitignored). The targets are compared, not asserted: the
 exit status is non-zero only when a figure could not run.
@@ -34,6 +34,7 @@ from tools.harness.project import ROOT
 
 from .bytecode import run_bytecode
 from .common import Context, FigureResult, Options, image_size, log, markdown_table
+from .database import run_database
 from .debugger import run_debugger
 from .load import WRK_MISSING, run_load
 from .pins import run_pins
@@ -58,8 +59,12 @@ FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
     "slow": ("probes answered while 256 slow connections are open", run_slow),
     "pins": ("a pin change applied in the running dev stack", run_pins),
     "bytecode": ("compiled packages or not: rebuild, start-up, reload", run_bytecode),
+    "db": (
+        "list/create throughput on MariaDB beside SQLite; dev stack up with the db",
+        run_database,
+    ),
 }
-NEEDS_WRK = ("load",)
+NEEDS_WRK = ("load", "db")
 
 
 def _output(args: list[str]) -> str:

@@ -48,6 +48,20 @@ class MariaDB:
         ).stdout  # fmt: skip
 
 
+def empty(url: str) -> None:
+    """Drop every table of the database at `url` (the next app's migrations start afresh)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            for (table,) in conn.execute(text("SHOW TABLES")).all():
+                conn.execute(text(f"DROP TABLE `{table}`"))
+    finally:
+        engine.dispose()
+
+
 @contextlib.contextmanager
 def network() -> Iterator[str]:
     name = unique("berth-test-net")
