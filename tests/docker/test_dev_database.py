@@ -1,11 +1,13 @@
 """The dev stack with its database switched on (COMPOSE_PROFILES=db): MariaDB first, then the
-app; the app rides out a database restart; the data survives `down`/`up`."""
+app; the app rides out a database restart; reload and the debugger work as without it; the data
+survives `down`/`up`."""
 
 import time
 from datetime import datetime
 
 import pytest
 
+from tools.harness import editors
 from tools.harness.commands import describe, unique
 from tools.harness.compose import ComposeStack, dev_stack
 from tools.harness.docker import docker, inspect
@@ -74,6 +76,12 @@ def test_database_down_is_503_and_the_app_recovers_without_a_restart(db_stack):
     wait_for_http(f"{db_stack.url}/healthz", timeout=120)
     assert http("GET", f"{db_stack.url}/api/notes/{note['id']}").json() == note
     assert inspect(web, "{{.State.StartedAt}}") == started, "the app was restarted"
+
+
+def test_reload_and_the_debugger_work_with_the_database_on(db_stack):
+    target = db_stack.target()  # creates its note in MariaDB
+    target.edit(within=editors.RECOVERY_SECONDS)
+    editors.attach_and_hit(target)
 
 
 def test_data_survives_down_and_up(db_stack):
