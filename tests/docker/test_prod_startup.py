@@ -92,7 +92,9 @@ def test_a_bad_setting_exits_fast_with_one_line(prod_image, args, expected):
     output = (logs.stdout + logs.stderr).strip()
     lines = output.splitlines()
     assert code != 0, output
-    assert (finished - started).total_seconds() < 2, (finished - started, output)
+    # Well under a second on an idle machine; the bound only tells "stops at once" from a
+    # retry loop or a hang, also on a 2-core CI runner busy with other containers.
+    assert (finished - started).total_seconds() < 5, (finished - started, output)
     assert len(lines) == 1, output
     assert "Traceback" not in output
     for fragment in expected:
