@@ -22,31 +22,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tools.harness.docker import container, docker, volume
+from tools.harness.docker import container, volume
 from tools.harness.mariadb import mariadb, network
 from tools.harness.net import free_port, wait_for_http
 
 from .common import Context, FigureResult, Row, log
-from .load import WRITE_SCRIPT, run_wrk, wrk_path
+from .load import WRITE_SCRIPT, run_wrk, seed, wrk_path
 
 NOTES = 1_000
-SEED = """
-import sys
-from sqlalchemy import func, insert, select
-from app import create_app
-from app.models import notes
-count = int(sys.argv[1])
-engine = create_app().extensions["berth_db"]
-rows = [
-    {"title": f"note {i}", "body": "x" * 200, "created_at": f"2024-01-01T{i:012d}Z",
-     "updated_at": "2024"}
-    for i in range(count)
-]
-with engine.begin() as conn:
-    conn.execute(insert(notes), rows)
-with engine.connect() as conn:
-    print(conn.execute(select(func.count()).select_from(notes)).scalar())
-"""
 
 
 @contextlib.contextmanager
@@ -55,22 +38,13 @@ def _backend(image: str, name: str) -> Iterator[list[str]]:
     with volume() as data:
         args = ["-v", f"{data}:/data"]
         if name == "SQLite":
-            _seed(image, args)
+            seed(image, args, NOTES)
             yield args
             return
         with network() as net, mariadb(net) as db:
             args += ["--network", net, "-e", f"DATABASE_URL={db.network_url()}"]
-            _seed(image, args)
+            seed(image, args, NOTES)
             yield args
-
-
-def _seed(image: str, args: list[str]) -> None:
-    answer = docker(
-        "run", "--rm", *args, "--entrypoint", "python", image, "-c", SEED, str(NOTES),
-        timeout=180,
-    )  # fmt: skip
-    if answer.stdout.strip() != str(NOTES):
-        raise RuntimeError(f"seeding {NOTES} notes gave {answer.stdout!r}")
 
 
 def run_throughput(ctx: Context, figure: FigureResult, table: list[str]) -> None:

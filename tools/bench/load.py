@@ -57,18 +57,23 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"title": "bench", "body": "%s"}'
 """ % ("x" * 170)
 
+# Through the app's own engine, so that the same script seeds SQLite and MariaDB.
 SEED = """
-import sqlite3, sys
-from app.db import init_db
-path, count = "/data/notes.sqlite3", int(sys.argv[1])
-init_db(path)
-conn = sqlite3.connect(path)
-with conn:
-    conn.executemany(
-        "INSERT INTO notes (title, body, created_at, updated_at) VALUES (?, ?, ?, ?)",
-        ((f"note {i}", "x" * 200, f"2024-01-01T00:00:{i:09d}Z", "2024") for i in range(count)),
-    )
-print(conn.execute("SELECT count(*) FROM notes").fetchone()[0])
+import sys
+from sqlalchemy import func, insert, select
+from app import create_app
+from app.models import notes
+count = int(sys.argv[1])
+engine = create_app().extensions["berth_db"]
+rows = [
+    {"title": f"note {i}", "body": "x" * 200, "created_at": f"2024-01-01T{i:012d}Z",
+     "updated_at": "2024"}
+    for i in range(count)
+]
+with engine.begin() as conn:
+    conn.execute(insert(notes), rows)
+with engine.connect() as conn:
+    print(conn.execute(select(func.count()).select_from(notes)).scalar())
 """
 
 WRK_MISSING = (
@@ -128,10 +133,11 @@ def run_wrk(url: str, seconds: float, script: Path | None = None) -> dict:
     return parse_wrk(run([*args, url], timeout=seconds + 30).stdout)
 
 
-def seed(image: str, data: str, count: int) -> None:
+def seed(image: str, args: list[str], count: int) -> None:
+    """Put `count` notes into the database the prod image sees with these `docker run` args."""
     answer = docker(
-        "run", "--rm", "-v", f"{data}:/data", "--entrypoint", "python", image, "-c", SEED,
-        str(count), timeout=120,
+        "run", "--rm", *args, "--entrypoint", "python", image, "-c", SEED, str(count),
+        timeout=180,
     )  # fmt: skip
     if answer.stdout.strip() != str(count):
         raise RuntimeError(f"seeding {count} notes gave {answer.stdout!r}")
@@ -160,7 +166,7 @@ def run_load(ctx: Context) -> FigureResult:
                 bases = {}
                 for server, command in SERVERS.items():
                     data = running.enter_context(volume())
-                    seed(image, data, size)
+                    seed(image, ["-v", f"{data}:/data"], size)
                     port = free_port()
                     running.enter_context(
                         container(
