@@ -80,7 +80,8 @@ COPY requirements-dev.txt /opt/venv/pins/
 
 # The dev tools (requirements-dev.txt less its `-r requirements.txt`, listed in the tmpfs) in a
 # layer of their own, compiled: most of the bytecode is theirs, so a runtime pin change does
-# not redo it. Mounts and options as in deps.
+# not redo it. Mounts and options as in deps. Group-writable (only what is not yet: no copy of
+# the layer below), so that any checkout owner can change the venv without a chown at start.
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
@@ -88,7 +89,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=docker/pin-install.py,target=/usr/local/bin/pin-install \
     grep -v '^-r ' /opt/venv/pins/requirements-dev.txt >/tmp/ca/dev-tools.txt \
     && pin-install uv pip install --require-hashes --no-deps --link-mode=copy \
-      --compile-bytecode -r /tmp/ca/dev-tools.txt
+      --compile-bytecode -r /tmp/ca/dev-tools.txt \
+    && find "$VIRTUAL_ENV" ! -perm -g+w -exec chmod g+w {} +
 
 # Only now the runtime pins: changing them reruns the step below, not the one above.
 COPY requirements.txt /opt/venv/pins/
@@ -102,7 +104,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,from=uv,source=/opt/uv/bin/uv,target=/usr/local/bin/uv \
     --mount=type=bind,source=docker/pin-install.py,target=/usr/local/bin/pin-install \
     pin-install uv pip sync --require-hashes --no-build --link-mode=copy --compile-bytecode \
-      /opt/venv/pins/requirements-dev.txt
+      /opt/venv/pins/requirements-dev.txt \
+    && find "$VIRTUAL_ENV" ! -perm -g+w -exec chmod g+w {} +
 
 # ---------------------------------------------------------------------------------------------
 # dev: the image docker-compose.dev.yml and .devcontainer/ run, with your source bind-mounted.
@@ -122,8 +125,9 @@ RUN groupadd -g 1000 app \
     && install -d -o app -g app /opt/venv /app \
     && install -d -m 1777 /data
 
-# The venv belongs to `app`, so `pip install` works in the container without root, and so does
-# the dev server's uv sync when the pins change.
+# The venv belongs to `app` and is group-writable: whatever ids the entrypoint gives `app`, it
+# keeps group 1000, so `pip install` works in the container without root, and so does the dev
+# server's uv sync when the pins change.
 COPY --link --from=dev-deps --chown=1000:1000 /opt/venv /opt/venv
 
 # uv and the install helper, for that sync (dev only: prod has neither).

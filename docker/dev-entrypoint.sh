@@ -15,9 +15,11 @@ set -eu
 if [ "$(id -u)" = 0 ]; then
   uid=$(stat -c %u /app) gid=$(stat -c %g /app)
   if [ "$(id -u app)" != "$uid" ] || [ "$(id -g app)" != "$gid" ]; then
-    groupmod -o -g "$gid" app
-    usermod -o -u "$uid" -g "$gid" app
-    chown -R app:app /opt/venv
+    # The checkout's group becomes app's primary group; group `app` (1000), which owns the
+    # group-writable venv, stays a supplementary one. No `chown -R` of the venv: that copies
+    # all of it out of the image's layer, seconds at every start.
+    getent group "$gid" >/dev/null || groupadd -g "$gid" checkout
+    usermod -o -u "$uid" -g "$gid" -a -G app app
   fi
 fi
 extra=/run/secrets/extra_ca
@@ -30,6 +32,6 @@ if [ -s "$extra" ]; then
 fi
 if [ "$(id -u)" = 0 ]; then
   export HOME=/home/app USER=app LOGNAME=app
-  exec setpriv --reuid=app --regid=app --init-groups -- "$@"
+  exec setpriv --reuid=app --regid="$(id -g app)" --init-groups -- "$@"
 fi
 exec "$@"
