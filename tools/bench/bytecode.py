@@ -1,4 +1,4 @@
-"""Figure 10: byte-compiled packages or not, the trade-off behind `--compile-bytecode`.
+"""Figure 12: byte-compiled packages or not, the trade-off behind `--compile-bytecode`.
 
 uv does not compile what it installs unless asked (pip always did). Both images run with
 PYTHONDONTWRITEBYTECODE=1 (prod also on a read-only root file system), so packages installed
@@ -48,7 +48,9 @@ def _rebuilds(ctx, figure, projects, original, target, rounds) -> dict[str, str]
         for variant, tag in tags.items():
             change += 1
             # Both variants get the same pin in a round, and each alternates between rounds.
-            _edit_pin(projects[variant], original, i % 2 == 0, f"{ctx.repo} bc {change}")
+            # The target in the marker: the dev rounds must not write what a prod round built.
+            marker = f"{ctx.repo} bc {target} {change}"
+            _edit_pin(projects[variant], original, i % 2 == 0, marker)
             seconds, _ = ctx.build(projects[variant], target, tag)
             rows[variant].samples.append(seconds)
             log(f"bytecode {i + 1}/{rounds}: {target} rebuild, {variant}: {seconds:.2f} s")
