@@ -1,4 +1,4 @@
-"""Figure 9: a pin change applied in the running dev stack (bind-mount mode).
+"""Figure 11: a pin change applied in the running dev stack (bind-mount mode).
 
 A temp copy of the project, whose GET / ends with what the serving app process could import
 (tools/harness/pins.py), bind-mounted by the real dev stack with this run's dev image. Each

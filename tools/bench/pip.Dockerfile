@@ -126,7 +126,7 @@ COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
 # Code last, owned by root and read-only to the app user. No compileall step: the venv's
 # packages are compiled by pip already, the app's few modules compile in milliseconds at
 # start, and one RUN fewer keeps a code-only rebuild at about a quarter of a second.
-COPY --link gunicorn.conf.py /app/
+COPY --link prod /app/prod
 COPY --link app /app/app
 
 # Mount a named volume here to keep the notes across containers.
@@ -141,5 +141,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --start-interval=1s --retries=3 \
     CMD ["healthcheck"]
 
-# Exec form: gunicorn is PID 1 and gets SIGTERM from `docker stop` directly.
-CMD ["gunicorn", "--config", "/app/gunicorn.conf.py"]
+# Exec form: the launcher checks every setting, then execs gunicorn, which keeps PID 1 and
+# gets SIGTERM from `docker stop` directly.
+CMD ["python", "-m", "prod"]

@@ -135,8 +135,9 @@ def run_deps(ctx: Context) -> FigureResult:
     for i in range(rounds):
         for target, tag in tags.items():
             change += 1
-            # Odd changes pin the previous release, even ones go back to the lock's.
-            _edit_pin(project_of[target], original, change % 2 == 1, f"{ctx.repo} {change}")
+            # Every target pins the previous release in even rounds and the lock's in odd ones
+            # (counting the changes instead gave each target the same pin in every round).
+            _edit_pin(project_of[target], original, i % 2 == 0, f"{ctx.repo} {change}")
             seconds, output = ctx.build(project_of[target], target, tag)
             times[target].append(seconds)
             ran = executed_steps(output)
