@@ -15,11 +15,18 @@ set -eu
 if [ "$(id -u)" = 0 ]; then
   uid=$(stat -c %u /app) gid=$(stat -c %g /app)
   if [ "$(id -u app)" != "$uid" ] || [ "$(id -g app)" != "$gid" ]; then
-    # The checkout's group becomes app's primary group; group `app` (1000), which owns the
-    # group-writable venv, stays a supplementary one. No `chown -R` of the venv: that copies
-    # all of it out of the image's layer, seconds at every start.
     getent group "$gid" >/dev/null || groupadd -g "$gid" checkout
-    usermod -o -u "$uid" -g "$gid" -a -G app app
+    usermod -o -u "$uid" -g "$gid" app
+  fi
+  # The venv is group-writable for the group that owns it (1000, from the build): `app` keeps
+  # that group as a supplementary one, whatever its own ids (set above, or by the Dev Containers
+  # CLI's updateRemoteUserUID, which renumbers group `app`). No `chown -R` of the venv: that
+  # copies all of it out of the image's layer, seconds at every start.
+  venv_gid=$(stat -c %g /opt/venv)
+  if ! id -G app | tr ' ' '\n' | grep -qx "$venv_gid"; then
+    venv_group=$(getent group "$venv_gid" | cut -d: -f1)
+    [ -n "$venv_group" ] || { groupadd -g "$venv_gid" venv && venv_group=venv; }
+    usermod -a -G "$venv_group" app
   fi
 fi
 extra=/run/secrets/extra_ca
