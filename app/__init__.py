@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import ENV_SETTINGS, load_settings, prepare_data_dir
+from .config import DEFAULT_DATA_DIR, ENV_SETTINGS, load_settings, prepare_data_dir
 
 DEFAULTS = {
     # JSON 500s even in debug mode: Flask would otherwise re-raise and let the server (Werkzeug's
@@ -21,8 +21,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the app from environment variables, with `config` taking precedence."""
     # Imported here, not with the package: `python -m prod` reads app.config before gunicorn
     # starts, and answers a bad setting faster without the data layer loaded.
-    from sqlalchemy import URL
-
     from . import db, errors, health, notes
 
     overrides = dict(config or {})
@@ -30,7 +28,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # plain Flask config. Each override is applied once, by one of the two.
     settings = load_settings(os.environ, overrides)
 
-    app = Flask(__name__)
+    app = Flask(__name__, instance_path=str(DEFAULT_DATA_DIR))
     app.config.update(DEFAULTS)
     app.config.update({k: v for k, v in overrides.items() if k not in ENV_SETTINGS})
     app.config.update(settings)
@@ -38,9 +36,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     data_dir = prepare_data_dir(settings["DATA_DIR"] or app.instance_path)
     app.config["DATA_DIR"] = data_dir
-    url = settings["DATABASE_URL"]
-    if url is None:
-        url = URL.create("sqlite", database=str(data_dir / db.DB_FILENAME))
+    url = settings["DATABASE_URL"] or db.sqlite_url(data_dir / db.DB_FILENAME)
     app.config["DATABASE_URL"] = url
     # The SQLite file, when that is the database (tests and tools read it directly).
     app.config["DATABASE"] = Path(url.database) if url.get_backend_name() == "sqlite" else None

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from sqlalchemy import URL
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# DATA_DIR when unset: the project's instance/ folder (Flask's convention; gitignored), for the
+# app and for `python -m app.migrate` alike, whatever the current directory.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEFAULT_LOG_LEVEL = "INFO"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

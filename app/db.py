@@ -40,6 +40,11 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def sqlite_url(path: str | Path) -> URL:
+    """The URL of an SQLite file (what DATABASE_URL defaults to: DB_FILENAME in DATA_DIR)."""
+    return URL.create("sqlite", database=str(path))
+
+
 def make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         path = url.database

@@ -26,7 +26,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from .config import ConfigError, database_url, load_settings, prepare_data_dir
+from .config import (
+    DEFAULT_DATA_DIR,
+    ConfigError,
+    database_url,
+    load_settings,
+    prepare_data_dir,
+)
+from .db import CONNECT_TIMEOUT_SECONDS, DB_FILENAME, describe, make_engine, sqlite_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The revision that creates the schema the app had before migrations.
@@ -53,17 +60,15 @@ def _url(target: str | os.PathLike[str] | URL) -> URL:
         return target
     if isinstance(target, str) and "://" in target:
         return database_url(target)
-    return URL.create("sqlite", database=str(target))
+    return sqlite_url(target)
 
 
 def _connect(url: URL) -> Connection:
-    from .db import make_engine
-
     if url.get_backend_name() == "sqlite":
         return make_engine(url).connect()
     # Migrations may run longer than a request: no read timeout, one connection, no pool.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 3})
-    return engine.connect()
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return create_engine(url, poolclass=NullPool, connect_args=connect_args).connect()
 
 
 @contextlib.contextmanager
@@ -123,11 +128,10 @@ def upgrade(target: str | os.PathLike[str] | URL, revision: str = "head") -> Non
 
 def _settings_url() -> URL:
     settings = load_settings(os.environ, {})
-    url = settings["DATABASE_URL"]
-    if url is None:
-        data_dir = prepare_data_dir(settings["DATA_DIR"] or "instance")
-        url = URL.create("sqlite", database=str(data_dir / "notes.sqlite3"))
-    return url
+    if settings["DATABASE_URL"] is not None:
+        return settings["DATABASE_URL"]
+    # As create_app(): the SQLite file in DATA_DIR.
+    return sqlite_url(prepare_data_dir(settings["DATA_DIR"] or DEFAULT_DATA_DIR) / DB_FILENAME)
 
 
 def main(argv: list[str]) -> int:
@@ -141,8 +145,6 @@ def main(argv: list[str]) -> int:
     sub.add_parser("check", help="exit 1 when the models and the migrations disagree")
     sub.add_parser("current", help="print the database's revision")
     args = parser.parse_args(argv)
-    from .db import describe
-
     try:
         url = _settings_url()
         if args.action == "upgrade":
