@@ -17,8 +17,6 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool, Pool, QueuePool, SingletonThreadPool
 
-from .models import MAX_INT
-
 DB_FILENAME = "notes.sqlite3"
 
 # How long an SQLite statement waits for another process's write lock ("database is locked").
@@ -26,9 +24,6 @@ LOCK_TIMEOUT_SECONDS = 10
 # A database server that does not answer: fail (healthz 503) instead of hanging a request.
 CONNECT_TIMEOUT_SECONDS = 3
 READ_WRITE_TIMEOUT_SECONDS = 10
-
-# Kept under its old name: the tests and the API's id checks use it.
-SQLITE_MAX_INT = MAX_INT
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -8,9 +8,9 @@ from sqlalchemy import Connection, delete, insert, select, update
 from werkzeug.routing import IntegerConverter
 
 from .body import json_object
-from .db import SQLITE_MAX_INT, get_db
+from .db import get_db
 from .errors import ValidationError
-from .models import notes
+from .models import MAX_INT, notes
 
 bp = Blueprint("notes", __name__, url_prefix="/api/notes")
 
@@ -36,7 +36,7 @@ class NoteIdConverter(IntegerConverter):
     regex = r"[0-9]{1,19}"
 
 
-def _query_int(name: str, default: int, low: int, high: int = SQLITE_MAX_INT) -> int:
+def _query_int(name: str, default: int, low: int, high: int = MAX_INT) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -104,7 +104,7 @@ def init_app(app: Flask) -> None:
 def _refuse_ids_sqlite_cannot_hold(endpoint: str | None, values: dict | None) -> None:
     # Here rather than in the converter: Werkzeug turns a converter's ValidationError into a
     # 405 when another method's rule for the same path was tried first.
-    if values and values.get("note_id", 0) > SQLITE_MAX_INT:
+    if values and values.get("note_id", 0) > MAX_INT:
         abort(404, f"Note {values['note_id']} not found.")
 
 

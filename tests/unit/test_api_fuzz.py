@@ -29,8 +29,7 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from app import create_app
-from app.db import SQLITE_MAX_INT
-from app.models import notes
+from app.models import MAX_INT, notes
 from app.notes import BODY_MAX, LIMIT_MAX, TITLE_MAX
 from tools.harness.mariadb import empty
 
@@ -78,10 +77,10 @@ def bodies(draw) -> tuple[bytes, object]:
         return raw, None
 
 
-note_ids = st.integers(0, 50) | st.sampled_from([SQLITE_MAX_INT, SQLITE_MAX_INT + 1, 10**30])
+note_ids = st.integers(0, 50) | st.sampled_from([MAX_INT, MAX_INT + 1, 10**30])
 page_values = (
     st.integers(-3, 120).map(str)
-    | st.sampled_from([str(SQLITE_MAX_INT), str(SQLITE_MAX_INT + 1), "9" * 400, "", "1.5"])
+    | st.sampled_from([str(MAX_INT), str(MAX_INT + 1), "9" * 400, "", "1.5"])
     | st.sampled_from(["\uff11", "\u0661", " 1", "+1", "0x1", "1_0"])
 )
 methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE"])
@@ -182,7 +181,7 @@ class NotesAPI(RuleBasedStateMachine):
         raw, value = body
         status, note = self.send("PUT", f"/api/notes/{note_id}", raw, ctype)
         expected = (
-            (404 if note_id > SQLITE_MAX_INT else None)
+            (404 if note_id > MAX_INT else None)
             or expected_body_status(raw, value, ctype)
             or (200 if note_id in self.model else 404)
         )
@@ -212,7 +211,7 @@ class NotesAPI(RuleBasedStateMachine):
         query = {k: v for k, v in (("limit", limit), ("offset", offset)) if v is not None}
         status, page = self.send("GET", "/api/notes?" + urllib.parse.urlencode(query))
         size = 50 if limit is None else page_value(limit, 1, LIMIT_MAX)
-        start = 0 if offset is None else page_value(offset, 0, SQLITE_MAX_INT)
+        start = 0 if offset is None else page_value(offset, 0, MAX_INT)
         if size is None or start is None:
             assert status == 400
             assert set(page["error"]["fields"]) <= {"limit", "offset"}

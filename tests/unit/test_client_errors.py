@@ -7,10 +7,10 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 from app import db
-from app.db import SQLITE_MAX_INT
+from app.models import MAX_INT
 from tools.harness.api import assert_json_error
 
-TOO_BIG = str(SQLITE_MAX_INT + 1)
+TOO_BIG = str(MAX_INT + 1)
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
@@ -53,7 +53,7 @@ def test_ids_out_of_range_or_not_ascii_are_404(client, make_note, path, method):
 
 
 def test_largest_id_is_a_plain_404(client):
-    assert_json_error(client.get(f"/api/notes/{SQLITE_MAX_INT}"), 404)
+    assert_json_error(client.get(f"/api/notes/{MAX_INT}"), 404)
 
 
 @pytest.mark.parametrize("name", ["offset", "limit"])
@@ -65,7 +65,7 @@ def test_pagination_out_of_range_is_400(client, name, value):
 
 def test_largest_offset_is_an_empty_page(client, make_note):
     make_note()
-    assert client.get(f"/api/notes?offset={SQLITE_MAX_INT}").get_json() == []
+    assert client.get(f"/api/notes?offset={MAX_INT}").get_json() == []
 
 
 @pytest.mark.parametrize("depth", [10_000, 30_000])
