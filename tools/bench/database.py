@@ -1,4 +1,4 @@
-"""Figure 11: the prod image on MariaDB beside SQLite, and the dev stack's start with the
+"""Figure 13: the prod image on MariaDB beside SQLite, and the dev stack's start with the
 database switched on.
 
 Throughput: the prod image (`python -m prod`, 2 gevent workers) once on SQLite (a fresh volume)
@@ -15,19 +15,15 @@ its data directory, then the app waits for its healthcheck and runs the migratio
 from __future__ import annotations
 
 import contextlib
-import shutil
-import statistics
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from tools.harness.docker import container, volume
 from tools.harness.mariadb import mariadb, network
 from tools.harness.net import free_port, wait_for_http
 
 from .common import Context, FigureResult, Row, log
-from .load import WRITE_SCRIPT, run_wrk, seed, wrk_path
+from .load import run_wrk, seed, summarize, write_script, wrk_rounds
 
 NOTES = 1_000
 
@@ -48,15 +44,10 @@ def _backend(image: str, name: str) -> Iterator[list[str]]:
 
 
 def run_throughput(ctx: Context, figure: FigureResult, table: list[str]) -> None:
-    runs = ctx.options.count(3, quick=1)
-    seconds = 2.0 if ctx.options.quick else 5.0
+    runs, seconds = wrk_rounds(ctx)
     image = ctx.image("prod")
-    wrk_path()
-    script_dir = Path(tempfile.mkdtemp(prefix="berth-bench-db-"))
-    post = script_dir / "post.lua"
-    post.write_text(WRITE_SCRIPT)
     rates: dict[tuple[str, str], float] = {}
-    try:
+    with write_script() as post:
         for backend in ("SQLite", "MariaDB"):
             with _backend(image, backend) as args:
                 port = free_port()
@@ -68,9 +59,8 @@ def run_throughput(ctx: Context, figure: FigureResult, table: list[str]) -> None
                         results = [
                             run_wrk(f"{base}/api/notes", seconds, script) for _ in range(runs)
                         ]
-                        median = statistics.median(r["rate"] for r in results)
-                        p99 = max(r["p99_ms"] for r in results)
-                        errors = sum(r["errors"] for r in results)
+                        total = summarize(results)
+                        median, p99, errors = total["rate"], total["p99_ms"], total["errors"]
                         rates[(backend, label)] = median
                         figure.rows.append(
                             Row(figure.name, f"{backend}: {label}", "req/s",
@@ -80,8 +70,6 @@ def run_throughput(ctx: Context, figure: FigureResult, table: list[str]) -> None
                             f"| {backend} | {label} | {median:.0f} | {p99:.2f} | {errors} |"
                         )
                         log(f"db: {backend} {label}: {median:.0f} req/s, p99 {p99:.2f} ms")
-    finally:
-        shutil.rmtree(script_dir, ignore_errors=True)
     for label in ("GET /api/notes", "POST /api/notes"):
         ratio = rates[("MariaDB", label)] / rates[("SQLite", label)]
         figure.rows.append(Row(figure.name, f"MariaDB / SQLite: {label}", "x", [ratio]))

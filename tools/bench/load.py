@@ -27,6 +27,7 @@ import re
 import shutil
 import statistics
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from tools.harness.commands import find_tool, run
@@ -133,6 +134,34 @@ def run_wrk(url: str, seconds: float, script: Path | None = None) -> dict:
     return parse_wrk(run([*args, url], timeout=seconds + 30).stdout)
 
 
+def wrk_rounds(ctx: Context) -> tuple[int, float]:
+    """How many wrk runs per case, and the seconds of each, in this mode."""
+    return ctx.options.count(3, quick=1), (2.0 if ctx.options.quick else 5.0)
+
+
+@contextlib.contextmanager
+def write_script() -> Iterator[Path]:
+    """wrk's script for POST /api/notes (a 200-byte note), in a temp folder removed after."""
+    wrk_path()  # a missing wrk fails here, before any container starts
+    folder = Path(tempfile.mkdtemp(prefix="berth-bench-wrk-"))
+    try:
+        script = folder / "post.lua"
+        script.write_text(WRITE_SCRIPT)
+        yield script
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Several run_wrk results as one: median req/s and p50, the worst p99, all the errors."""
+    return {
+        "rate": statistics.median(r["rate"] for r in runs),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+    }
+
+
 def seed(image: str, args: list[str], count: int) -> None:
     """Put `count` notes into the database the prod image sees with these `docker run` args."""
     answer = docker(
@@ -145,13 +174,8 @@ def seed(image: str, args: list[str], count: int) -> None:
 
 def run_load(ctx: Context) -> FigureResult:
     figure = FigureResult("load", "Throughput")
-    runs = ctx.options.count(3, quick=1)
-    seconds = 2.0 if ctx.options.quick else 5.0
+    runs, seconds = wrk_rounds(ctx)
     image = ctx.image("prod")
-    wrk_path()
-    script_dir = Path(tempfile.mkdtemp(prefix="berth-bench-wrk-"))
-    write_script = script_dir / "post.lua"
-    write_script.write_text(WRITE_SCRIPT)
     table = [
         "| Server | Request | Notes | req/s (median of runs) | p50 ms | p99 ms | Errors |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -159,8 +183,7 @@ def run_load(ctx: Context) -> FigureResult:
     summary: dict[str, list] = {}
     rates: dict[tuple[str, str, int], float] = {}
     lines: dict[tuple[int, int, str], str] = {}
-    with contextlib.ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, script_dir, ignore_errors=True)
+    with write_script() as post:
         for size in SIZES:
             with contextlib.ExitStack() as running:
                 bases = {}
@@ -179,7 +202,7 @@ def run_load(ctx: Context) -> FigureResult:
                     wait_for_http(f"{base}/healthz", timeout=60)
                 cases = [(f"GET {path}", path, None) for path in READS]
                 if size == SIZES[-1]:
-                    cases.append(("POST /api/notes", "/api/notes", write_script))
+                    cases.append(("POST /api/notes", "/api/notes", post))
                 for label, path, script in cases:
                     results: dict[str, list[dict]] = {server: [] for server in SERVERS}
                     for base in bases.values():
@@ -189,10 +212,9 @@ def run_load(ctx: Context) -> FigureResult:
                         for server, base in bases.items():
                             results[server].append(run_wrk(base + path, seconds, script))
                     for index, (server, runs_of) in enumerate(results.items()):
-                        median = statistics.median(r["rate"] for r in runs_of)
-                        p50 = statistics.median(r["p50_ms"] for r in runs_of)
-                        p99 = max(r["p99_ms"] for r in runs_of)
-                        errors = sum(r["errors"] for r in runs_of)
+                        total = summarize(runs_of)
+                        median, p50, p99 = total["rate"], total["p50_ms"], total["p99_ms"]
+                        errors = total["errors"]
                         rates[(server, label, size)] = median
                         figure.rows.append(
                             Row(
