@@ -5,7 +5,7 @@ Throughput: the prod image (`python -m prod`, 2 gevent workers) once on SQLite (
 and once on MariaDB (`mariadb:11.8`, a fresh server on a private Docker network), each seeded
 with 1,000 notes through the app's own data layer; wrk (the load figure's helper, same
 connections and duration) times GET /api/notes (a page of 50) and POST /api/notes (a 200-byte
-note), one backend after the other in the same run, so the ratio is the point.
+note), both servers up at once and their runs interleaved, so the ratio is the point.
 
 Start: the dev stack (this run's dev image) from nothing (`down -v` between rounds) until
 /healthz answers 200, without and with COMPOSE_PROFILES=db (MariaDB's first start initialises
@@ -46,30 +46,34 @@ def _backend(image: str, name: str) -> Iterator[list[str]]:
 def run_throughput(ctx: Context, figure: FigureResult, table: list[str]) -> None:
     runs, seconds = wrk_rounds(ctx)
     image = ctx.image("prod")
+    backends = ("SQLite", "MariaDB")
     rates: dict[tuple[str, str], float] = {}
-    with write_script() as post:
-        for backend in ("SQLite", "MariaDB"):
-            with _backend(image, backend) as args:
-                port = free_port()
-                with container(image, "-p", f"127.0.0.1:{port}:8000", *args):
-                    base = f"http://127.0.0.1:{port}"
-                    wait_for_http(f"{base}/healthz", timeout=90)
-                    for label, script in (("GET /api/notes", None), ("POST /api/notes", post)):
-                        run_wrk(f"{base}/api/notes", 1.0, script)  # warm-up
-                        results = [
-                            run_wrk(f"{base}/api/notes", seconds, script) for _ in range(runs)
-                        ]
-                        total = summarize(results)
-                        median, p99, errors = total["rate"], total["p99_ms"], total["errors"]
-                        rates[(backend, label)] = median
-                        figure.rows.append(
-                            Row(figure.name, f"{backend}: {label}", "req/s",
-                                [r["rate"] for r in results])
-                        )  # fmt: skip
-                        table.append(
-                            f"| {backend} | {label} | {median:.0f} | {p99:.2f} | {errors} |"
-                        )
-                        log(f"db: {backend} {label}: {median:.0f} req/s, p99 {p99:.2f} ms")
+    with write_script() as post, contextlib.ExitStack() as running:
+        bases = {}
+        for backend in backends:  # both up at once, so that their runs can alternate
+            args = running.enter_context(_backend(image, backend))
+            port = free_port()
+            running.enter_context(container(image, "-p", f"127.0.0.1:{port}:8000", *args))
+            bases[backend] = f"http://127.0.0.1:{port}"
+        for base in bases.values():
+            wait_for_http(f"{base}/healthz", timeout=90)
+        for label, script in (("GET /api/notes", None), ("POST /api/notes", post)):
+            results: dict[str, list[dict]] = {backend: [] for backend in backends}
+            for base in bases.values():
+                run_wrk(f"{base}/api/notes", 1.0, script)  # warm-up
+            # Interleaved, so that other work on the machine weighs on both backends alike.
+            for _ in range(runs):
+                for backend, base in bases.items():
+                    results[backend].append(run_wrk(f"{base}/api/notes", seconds, script))
+            for backend, runs_of in results.items():
+                total = summarize(runs_of)
+                median, p99, errors = total["rate"], total["p99_ms"], total["errors"]
+                rates[(backend, label)] = median
+                figure.rows.append(
+                    Row(figure.name, f"{backend}: {label}", "req/s", [r["rate"] for r in runs_of])
+                )
+                table.append(f"| {backend} | {label} | {median:.0f} | {p99:.2f} | {errors} |")
+                log(f"db: {backend} {label}: {median:.0f} req/s, p99 {p99:.2f} ms")
     for label in ("GET /api/notes", "POST /api/notes"):
         ratio = rates[("MariaDB", label)] / rates[("SQLite", label)]
         figure.rows.append(Row(figure.name, f"MariaDB / SQLite: {label}", "x", [ratio]))
