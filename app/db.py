@@ -100,7 +100,8 @@ def server_pool() -> tuple[type[Pool], dict]:
 
 
 def describe(e: BaseException) -> str:
-    """One line for a database error: the driver's message, without SQLAlchemy's SQL echo."""
+    """One line for an error: for a database error, the driver's message without SQLAlchemy's
+    SQL echo; for any other, its message with the line breaks folded."""
     if isinstance(e, DBAPIError) and e.orig is not None:
         e = e.orig
     text = " ".join(str(e).split())

@@ -28,16 +28,12 @@ from app.db import describe
 STARTUP_ERRORS = (ConfigError, OSError, SQLAlchemyError)
 
 
-def _one_line(e: BaseException) -> str:
-    return describe(e) if isinstance(e, SQLAlchemyError) else str(e)
-
-
 def on_starting(server: object) -> None:
     """gunicorn hook, in the master before it listens or forks: settings and migrations."""
     try:
         create_app({"INIT_DB": True})
     except STARTUP_ERRORS as e:
-        raise SystemExit(f"berth: cannot start: {_one_line(e)}") from None
+        raise SystemExit(f"berth: cannot start: {describe(e)}") from None
 
 
 def worker_app() -> Flask:
@@ -46,7 +42,7 @@ def worker_app() -> Flask:
         return create_app({"INIT_DB": False})
     except STARTUP_ERRORS as e:
         # gunicorn prints an AppImportError as one line (no traceback) and stops.
-        raise AppImportError(f"berth: worker cannot start: {_one_line(e)}") from None
+        raise AppImportError(f"berth: worker cannot start: {describe(e)}") from None
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
