@@ -51,14 +51,32 @@ def _internals() -> dict[str, Callable[[], object]]:
 
         return main
 
-    def ready_to_run():
-        import inspect
+    def request_respond():
+        from debugpy.common import messaging
 
+        return messaging.Request.respond
+
+    def notify_of_subprocess():
+        from debugpy.adapter import clients
+
+        return clients.Client.notify_of_subprocess
+
+    def server_connections():
+        from debugpy.adapter import servers
+
+        return servers.Connection.authenticate, servers.connections
+
+    def wait_for_connection():
+        from debugpy.adapter import servers, sessions
+
+        _sets(sessions.Session, "is_finalizing")
+        return servers.wait_for_connection
+
+    def ready_to_run():
         import debugpy._vendored.force_pydevd  # noqa: F401
         import pydevd
 
-        if "self.ready_to_run" not in inspect.getsource(pydevd.PyDB.__init__):
-            raise AttributeError("PyDB has no ready_to_run")
+        _sets(pydevd.PyDB, "ready_to_run")
         return pydevd.get_global_debugger
 
     return {
@@ -68,8 +86,20 @@ def _internals() -> dict[str, Callable[[], object]]:
         "pydevd NetCommand.send": net_command_send,
         "pydevd PydevdCustomization.PREIMPORT": preimport,
         "debugpy.adapter.__main__.main": adapter_main,
+        "debugpy.common.messaging.Request.respond": request_respond,
+        "debugpy.adapter.clients.Client.notify_of_subprocess": notify_of_subprocess,
+        "debugpy.adapter.servers.Connection.authenticate": server_connections,
+        "debugpy.adapter.servers.wait_for_connection": wait_for_connection,
         "pydevd PyDB.ready_to_run": ready_to_run,
     }
+
+
+def _sets(cls: type, attribute: str) -> None:
+    """Raise unless ``cls.__init__`` sets ``attribute`` (an instance attribute: no class one)."""
+    import inspect
+
+    if f"self.{attribute} =" not in inspect.getsource(cls.__init__):
+        raise AttributeError(f"{cls.__name__} has no {attribute}")
 
 
 def stale() -> list[str]:
@@ -129,14 +159,131 @@ def guard_adapter_accept() -> None:
         clients.Client.report_sockets = report_sockets
 
 
+def drop_responses_to_gone_clients() -> None:
+    """A response to a client that has closed its socket cannot be delivered; debugpy's
+    adapter dies of trying. ``Client.disconnect_request`` calls ``request.respond({})`` after
+    finalizing the session; when the editor sent ``disconnect`` and closed at once (a window
+    reloaded or closed, a script that detaches), that write raises ``NoMoreMessages``. The
+    handler wrapper turns it into ``cant_handle``, which responds again, raises again, and the
+    handler thread ends the process with ``os._exit(1)``. The same happens to any request whose
+    client goes mid-way (a crash during ``attach``). Drop such a response, as debugpy already
+    does for a handler's return value ("Channel was closed before the response ...")."""
+    from debugpy.common import log, messaging
+
+    respond = messaging.Request.respond
+    if getattr(respond, "berth_guarded", False):
+        return
+
+    def tolerant_respond(self, body):
+        try:
+            respond(self, body)
+        except messaging.NoMoreMessages as exc:
+            if exc.stream is not self.channel.stream:
+                raise
+            log.info("{0} is closed; dropped the response to {1}", self.channel, self.describe())
+            # Recorded as respond() records it, so that the handler's own checks hold.
+            self.response = messaging.Response(self.channel, -1, self, {} if body is None else body)
+
+    tolerant_respond.berth_guarded = True
+    messaging.Request.respond = tolerant_respond
+
+
+def follow_only_when_asked() -> None:
+    """An editor whose ``attach`` says ``"subProcess": false`` still has every new process of
+    the debuggee announced to it, and debugpy holds that process until the editor attaches to
+    it, which it never will: the app does not run until something releases it. (debugpy
+    documents ``subProcess`` for ``launch`` and for ``debugpy.configure()``; in an ``attach``
+    it is ignored.) Honour it: do not announce the process, and release it at once, as the
+    adapter does when no client is attached at all ("No clients to wait for")."""
+    from debugpy.adapter import clients
+    from debugpy.common import log
+
+    notify = clients.Client.notify_of_subprocess
+    if getattr(notify, "berth_guarded", False):
+        return
+
+    def notify_of_subprocess(self, conn):
+        start = self.start_request
+        if start is None or start.arguments.get("subProcess", True) is not False:
+            return notify(self, conn)
+        with self.session:
+            if conn in self.known_subprocesses:
+                return None
+            self.known_subprocesses.add(conn)
+        log.info('{0} said "subProcess": false; releasing {1} unannounced', self, conn)
+        # At once, before this client's next message is handled: an editor that attaches next
+        # must not meet a release still under way. The server's answers do not need the
+        # session lock the caller may hold (an unattached connection handles them itself).
+        release_server(conn)
+        return None
+
+    notify_of_subprocess.berth_guarded = True
+    clients.Client.notify_of_subprocess = notify_of_subprocess
+
+
+def release_server(conn) -> None:
+    """Let a debuggee that waits for a client run, as the adapter's ``servers.Connection`` does
+    for a subprocess that no client will be told about. Harmless for one that runs already (it
+    was debugged before): the same requests as an editor that attaches and leaves. pydevd wants
+    to be authorized again after a session's ``disconnect``, hence ``authenticate()`` first. A
+    failure leaves the connection open, so that an editor can still attach to that process."""
+    from debugpy.common import log
+
+    try:
+        conn.authenticate()
+        conn.channel.request("initialize", {"adapterID": "debugpy"})
+        conn.channel.request("attach", {"subProcessId": conn.pid})
+        conn.channel.request("configurationDone")
+        conn.channel.request("disconnect")
+    except Exception:
+        log.swallow_exception("Failed to release {0}:", conn)
+
+
+def attach_after_the_last_session_ends(grace: float = 5.0) -> None:
+    """An editor that attaches right after another left without waiting (``disconnect`` and
+    close, a crash, a crash mid-``attach``) is refused: "Server[pid=...] is already being
+    debugged". ``attach_request`` takes the oldest server connection (the dev server), which
+    the last session still holds while it finalizes (it waits for pydevd to answer its
+    ``disconnect``, then detaches). Wait, a bounded while, for that session to let go."""
+    import time
+
+    from debugpy.adapter import servers
+
+    wait = servers.wait_for_connection
+    if getattr(wait, "berth_guarded", False):
+        return
+
+    def wait_for_connection(session, predicate, timeout=None):
+        conn = wait(session, predicate, timeout)
+        deadline = time.monotonic() + grace
+        while conn is not None and time.monotonic() < deadline:
+            server = conn.server
+            if server is None or server.session is session or not server.session.is_finalizing:
+                break
+            time.sleep(0.01)
+        return conn
+
+    wait_for_connection.berth_guarded = True
+    servers.wait_for_connection = wait_for_connection
+
+
+ADAPTER_FIXES = (
+    guard_adapter_accept,
+    drop_responses_to_gone_clients,
+    follow_only_when_asked,
+    attach_after_the_last_session_ends,
+)
+
+
 def run_adapter() -> None:
-    """Run debugpy's adapter with the guard: the entry of the adapter process (see
+    """Run debugpy's adapter with berth's fixes: the entry of the adapter process (see
     ``dev.debugger.adapter_launcher``). debugpy runs ``python <adapter folder> <arguments>``;
     here ``sys.argv[1:]`` is that folder and those arguments."""
     from debugpy.adapter.__main__ import main
 
-    with contextlib.suppress(ImportError, AttributeError):
-        guard_adapter_accept()
+    for fix in ADAPTER_FIXES:
+        with contextlib.suppress(ImportError, AttributeError):
+            fix()
     del sys.argv[0]
     main()
 

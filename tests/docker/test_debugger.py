@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tools.harness import editors
+from tools.harness import devlog, editors
 from tools.harness.commands import unique
 from tools.harness.compose import dev_stack
 from tools.harness.editors import ServiceTarget
@@ -27,27 +27,45 @@ def target(docker_engine, tmp_path_factory) -> Iterator[ServiceTarget]:
 
 def test_port_checks_do_not_wedge_the_debugger(target):
     editors.port_checks(target)
-    assert "restarting the dev server in place" not in target.log()
+    editors.assert_undisturbed(target)
 
 
-def test_a_killed_debug_adapter_is_replaced(target):
-    seconds = editors.adapter_killed(target)
-    print(f"a breakpoint hit {seconds:.2f} s after the debug adapter was killed")
-    assert "restarting the dev server in place" in target.log()
+@pytest.mark.parametrize("how", ["disconnect-and-close", "close", "half-message"])
+def test_an_editor_that_leaves_disturbs_nothing(target, how):
+    editors.editor_leaves(target, how)
+    editors.assert_undisturbed(target)
 
 
-def test_an_editor_that_vanishes_at_a_breakpoint(target):
-    editors.editor_vanishes_at_a_breakpoint(target)
+def test_an_editor_that_crashes_mid_attach_disturbs_nothing(target):
+    editors.crash_mid_attach(target)
+    editors.assert_undisturbed(target)
+
+
+@pytest.mark.parametrize("how", ["close", "disconnect-and-close"])
+def test_an_editor_that_vanishes_at_a_breakpoint(target, how):
+    seconds = editors.editor_vanishes_at_a_breakpoint(target, how)
+    print(f"the next edit was served {seconds:.2f} s after the save")
+    editors.assert_undisturbed(target)
 
 
 def test_a_client_that_does_not_follow_children(target):
     seconds = editors.client_ignores_children(target)
-    print(f"served {seconds:.2f} s after an edit, with the editor ignoring the new app process")
+    print(f"edits served after {seconds} s, with a client that does not follow app processes")
+    editors.assert_undisturbed(target)
 
 
 def test_attach_detach_edit_cycles(target):
     editors.attach_detach_cycles(target)
+    editors.assert_undisturbed(target)
 
 
 def test_an_editor_that_reconnects_at_once(target):
     editors.reconnects_at_once(target)
+    editors.assert_undisturbed(target)
+
+
+# Last: the restart in place it causes is what the others must never cause.
+def test_a_killed_debug_adapter_is_replaced(target):
+    seconds = editors.adapter_killed(target)
+    print(f"a breakpoint hit {seconds:.2f} s after the debug adapter was killed")
+    assert devlog.RESTARTED in target.log()

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from dev import debugger
-from tools.harness import editors
+from tools.harness import devlog, editors
 from tools.harness.editors import RECOVERY_SECONDS
 from tools.harness.net import HttpResponse, free_ports, http, wait_for_http
 
@@ -231,7 +231,7 @@ def test_reload_survives_a_broken_app_without_debugpy(start_server) -> None:
 def test_port_checks_on_the_debugger_port_do_not_wedge_it(start_server) -> None:
     server = start_server()
     editors.port_checks(server)
-    assert "restarting the dev server in place" not in server.log(), "the guard did not hold"
+    editors.assert_undisturbed(server)
 
 
 def test_a_killed_debug_adapter_is_replaced_and_reaped(start_server) -> None:
@@ -243,23 +243,41 @@ def test_a_killed_debug_adapter_is_replaced_and_reaped(start_server) -> None:
         adapters.append(server.adapter())
     assert len(set(adapters)) == 3, adapters
     assert server.process.poll() is None, "the dev server itself must stay (restart in place)"
-    assert server.log().count("restarting the dev server in place") == 2, server.log()
+    assert server.log().count(devlog.RESTARTED) == 2, server.log()
     assert server.children("Z") == [], "zombies left behind"
 
 
-def test_an_editor_that_vanishes_at_a_breakpoint(start_server) -> None:
-    editors.editor_vanishes_at_a_breakpoint(start_server())
+@pytest.mark.parametrize("how", ["disconnect-and-close", "close", "half-message"])
+def test_an_editor_that_leaves_disturbs_nothing(start_server, how: str) -> None:
+    server = start_server()
+    editors.editor_leaves(server, how)
+    editors.assert_undisturbed(server)
+
+
+def test_an_editor_that_crashes_mid_attach_disturbs_nothing(start_server) -> None:
+    server = start_server()
+    editors.crash_mid_attach(server)
+    editors.assert_undisturbed(server)
+
+
+@pytest.mark.parametrize("how", ["close", "disconnect-and-close"])
+def test_an_editor_that_vanishes_at_a_breakpoint(start_server, how: str) -> None:
+    server = start_server()
+    editors.editor_vanishes_at_a_breakpoint(server, how)
+    editors.assert_undisturbed(server)
 
 
 def test_a_client_that_does_not_follow_children_does_not_stop_the_app(start_server) -> None:
-    seconds = editors.client_ignores_children(start_server())
-    print(f"served {seconds:.2f} s after an edit, with the editor ignoring the new app process")
+    server = start_server()
+    seconds = editors.client_ignores_children(server)
+    print(f"edits served after {seconds} s, with a client that does not follow app processes")
+    editors.assert_undisturbed(server)
 
 
 def test_attach_detach_edit_cycles(start_server) -> None:
     server = start_server()
     editors.attach_detach_cycles(server)
-    assert "restarting the dev server in place" not in server.log()
+    editors.assert_undisturbed(server)
 
 
 def test_an_editor_that_reconnects_at_once(start_server) -> None:

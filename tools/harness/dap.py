@@ -89,6 +89,11 @@ class DapClient:
                 raise DapError(f"{self.name}: connection closed ({self.close_reason})")
             self._sock.sendall(b"Content-Length: %d\r\n\r\n" % len(data) + data)
 
+    def send_raw(self, data: bytes) -> None:
+        """Bytes as they are, e.g. half a message."""
+        with self._send_lock:
+            self._sock.sendall(data)
+
     def _read_loop(self) -> None:
         stream = self._sock.makefile("rb")
         reason = "adapter closed the connection"
@@ -252,6 +257,15 @@ def initialize_arguments(start_debugging: bool = True) -> dict[str, Any]:
     }
 
 
+# How an editor leaves a session:
+# - "disconnect": VS Code's Stop: ``disconnect``, its response, then the socket closes;
+# - "disconnect-and-close": ``disconnect`` and the socket closed at once, without waiting for the
+#   response (a window reloaded or closed, a script that detaches);
+# - "close": the sockets just close (an editor that crashes or is killed);
+# - "half-message": the editor dies in the middle of writing a message.
+LEAVINGS = ("disconnect", "disconnect-and-close", "close", "half-message")
+
+
 class DebugSession:
     """VS Code-like attach to ``debugpy.listen()``, following subprocesses (reloader children).
 
@@ -314,9 +328,10 @@ class DebugSession:
         self._follower.start()
         self._attach(self.parent, self.attach_arguments)
 
-    def close(self, disconnect: bool = True) -> None:
-        """End the session like an editor's Stop (``disconnect`` first), or with
-        ``disconnect=False`` like an editor that crashes: the sockets just close."""
+    def close(self, how: str = "disconnect") -> None:
+        """End the session the way an editor does (one of ``LEAVINGS``)."""
+        if how not in LEAVINGS:
+            raise ValueError(f"how={how!r}: choose from {', '.join(LEAVINGS)}")
         self._closing.set()
         if self._follower.is_alive():
             self._follower.join(timeout=self.timeout)
@@ -327,9 +342,13 @@ class DebugSession:
         for client in clients:
             if client is None or client.closed:
                 continue
-            if disconnect:
-                with contextlib.suppress(DapError, OSError):
+            with contextlib.suppress(DapError, OSError):
+                if how == "disconnect":
                     client.request("disconnect", timeout=2, terminateDebuggee=False)
+                elif how == "disconnect-and-close":
+                    client.send_request("disconnect", {"terminateDebuggee": False})
+                elif how == "half-message":
+                    client.send_raw(b'Content-Length: 200\r\n\r\n{"seq": 99, "type": "requ')
             client.close()
 
     # -- the attach flow (same for the parent and each child) ------------------------------------

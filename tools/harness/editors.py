@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Protocol
 
 from .commands import describe
-from .dap import BreakHit, DapError, DebugSession
+from .dap import BreakHit, DapClient, DapError, DebugSession, initialize_arguments
+from .devlog import RESTARTED, UNCLAIMED
 from .net import HttpResponse, http, wait_for_http
 from .project import edit_landing_page
 
@@ -81,16 +82,30 @@ def attach_and_hit(target: DebugTarget, retry_until: float | None = None) -> Bre
             time.sleep(0.1)
 
 
+def assert_undisturbed(target: DebugTarget) -> None:
+    """Nothing an editor did restarted the dev server in place or left an app process waiting
+    for a claim that never came."""
+    log = target.log()
+    assert RESTARTED not in log, log[-3000:]
+    assert UNCLAIMED not in log, log[-3000:]
+
+
 # -- the scenarios --------------------------------------------------------------------------------
 
 
 def port_checks(target: DebugTarget, count: int = 20) -> None:
     """Port checks (``nc -z``), and an editor that gives up mid-message."""
+    probe(target, count)
+    attach_and_hit(target)
+
+
+def probe(target: DebugTarget, count: int = 20) -> None:
+    """``count`` port checks on the debugger port, and one connection that sends half a message
+    before it closes."""
     for _ in range(count):
         socket.create_connection(("127.0.0.1", target.debugpy_port), timeout=5).close()
     with socket.create_connection(("127.0.0.1", target.debugpy_port), timeout=5) as half:
         half.sendall(b"Content-Length: 100\r\n\r\n{")
-    attach_and_hit(target)
 
 
 def adapter_killed(target: DebugTarget) -> float:
@@ -103,28 +118,65 @@ def adapter_killed(target: DebugTarget) -> float:
     return time.monotonic() - start
 
 
-def editor_vanishes_at_a_breakpoint(target: DebugTarget) -> None:
-    """The editor's socket closes (no ``disconnect``) while the app is stopped for it."""
+def editor_leaves(target: DebugTarget, how: str) -> None:
+    """An attached editor leaves in one of the ways of ``dap.LEAVINGS``; an attach made at once
+    (no retry) stops at the breakpoint."""
+    debug = session(target)
+    debug.start()
+    debug.wait_child(timeout=RECOVERY_SECONDS)
+    debug.close(how)
+    attach_and_hit(target)
+
+
+def crash_mid_attach(target: DebugTarget) -> None:
+    """An editor that dies between ``attach`` and ``configurationDone``; an attach made at once
+    stops at the breakpoint."""
+    attach_and_crash(target)
+    attach_and_hit(target)
+
+
+def attach_and_crash(target: DebugTarget) -> None:
+    """An editor that sends ``initialize`` and ``attach``, and dies before
+    ``configurationDone``."""
+    arguments = session(target).attach_arguments
+    client = DapClient.connect("127.0.0.1", target.debugpy_port, timeout=10, name="crashing")
+    try:
+        client.request("initialize", **initialize_arguments())
+        client.send_request("attach", arguments)
+        client.wait_event("initialized", timeout=10)  # the adapter has bound it to the app
+    finally:
+        client.close()
+
+
+def editor_vanishes_at_a_breakpoint(target: DebugTarget, how: str = "close") -> float:
+    """The editor leaves (by default its sockets just close) while the app is stopped for it:
+    the stopped request finishes, the next edit is served, and an attach at once stops at the
+    breakpoint. Returns the seconds until that edit was served."""
     debug = session(target)
     debug.start()
     debug.wait_child(timeout=RECOVERY_SECONDS)
     request = threading.Thread(target=target.request, daemon=True)
     request.start()
     debug.wait_stopped(timeout=30)
-    debug.close(disconnect=False)
+    debug.close(how)
     request.join(timeout=RECOVERY_SECONDS)
     assert not request.is_alive(), "the request stayed stopped after the editor went away"
-    target.edit(within=RECOVERY_SECONDS)
+    seconds = target.edit(within=RECOVERY_SECONDS)
     attach_and_hit(target)
+    return seconds
 
 
-def client_ignores_children(target: DebugTarget) -> float:
-    """A client with ``subProcess: false`` (or that ignores announcements) stays attached."""
+def client_ignores_children(target: DebugTarget) -> list[float]:
+    """A client that says ``"subProcess": false``: it comes and goes while the app serves, then
+    stays attached while the app reloads. No app process is announced to it or waits for it,
+    and an editor that attaches afterwards stops at breakpoints both in the process that served
+    while it came and went, and in the new ones. Returns the seconds each edit took."""
+    with session(target, follow_children=False):
+        pass
+    attach_and_hit(target)
     with session(target, follow_children=False) as debug:
-        seconds = target.edit(within=RECOVERY_SECONDS)
-        assert debug.child_announcements, "the new app process was never announced"
-        target.edit(within=RECOVERY_SECONDS)
-    assert "no editor attached to this app process within" in target.log()
+        seconds = [target.edit(within=RECOVERY_SECONDS) for _ in range(3)]
+        assert not debug.child_announcements, debug.child_announcements
     attach_and_hit(target)
     return seconds
 
