@@ -2,12 +2,22 @@
 file watcher, which ends this process with exit code 3 on a change so that the dev server
 (``dev.supervisor``) lets the next one serve.
 
-Each starts as a standby: it imports the libraries, then waits for the dev server's word before
-it imports the app, so that a reload only costs importing the app itself.
+Each starts as a standby: it preloads the libraries the app needs (``dev.preload``), then waits
+for the dev server's word before it imports the app, so that a reload only costs importing the
+app itself. What the dev server and an app process tell each other, besides Werkzeug's own
+``WERKZEUG_RUN_MAIN`` and ``WERKZEUG_SERVER_FD`` (the listening socket):
+
+- ``BERTH_GO_FD``, a pipe from the dev server: one byte means "serve now"; its end means the dev
+  server is gone;
+- ``BERTH_LOADED_FD``, a pipe to the dev server: one byte when the app is loaded (or failed to
+  load: the error app serves), the moment the dev server starts the next standby, so that it
+  does not slow this one's start;
+- ``BERTH_MODULES`` (``dev.preload``): the file of learned library names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,9 +29,11 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from dev import exit_now, say
+from dev import exit_now, preload, say
 from dev.settings import Settings
 
+GO_FD_ENV = "BERTH_GO_FD"
+LOADED_FD_ENV = "BERTH_LOADED_FD"
 APP_PACKAGE = "app"
 # Folders whose contents never trigger a reload.
 EXCLUDED_DIRS = (
@@ -41,21 +53,23 @@ DRAIN_TIMEOUT = 1.0  # seconds requests in progress get to finish before a reloa
 def serve(settings: Settings, root: Path) -> None:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    debugger = sys.modules.get("dev.debugger")  # loaded by pydevd's preimport, if debugging
-    if debugger is not None:
-        debugger.wait_for_prewarm()
     _exit_when_orphaned()
-    import flask  # noqa: F401 - for the app, before the wait
+    preload.finish()
     from werkzeug.serving import make_server
 
-    go = os.environ.pop("BERTH_STANDBY_FD", None)
+    go = os.environ.pop(GO_FD_ENV, None)
     if go is not None and not os.read(int(go), 1):
         exit_now(0)  # the dev server is gone
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app, server = None, None
+    start, before = time.perf_counter(), frozenset(sys.modules)
+    app, server, loaded = None, None, 0
     try:
         with watcher(settings, root) as watching:  # before the import: see watcher()
-            app = InFlight(load_app(settings.flask_debug))
+            wsgi, ok = load_app(settings.flask_debug)
+            app, loaded = InFlight(wsgi), len(sys.modules)
+            if ok:
+                _say_loaded(root, time.perf_counter() - start, before)
+                preload.learn(root)
             server = make_server(
                 "0.0.0.0",  # noqa: S104 - the socket is the dev server's; this only names it
                 settings.port,
@@ -64,6 +78,7 @@ def serve(settings: Settings, root: Path) -> None:
                 fd=int(os.environ["WERKZEUG_SERVER_FD"]),
             )
             threading.Thread(target=server.serve_forever, name="berth-http", daemon=True).start()
+            _report_loaded()
             watching.run()  # until a change: SystemExit(3)
         code: object = 0
     except SystemExit as exc:  # 3 from the watcher on a change, 0 on SIGTERM
@@ -73,8 +88,18 @@ def serve(settings: Settings, root: Path) -> None:
             server.server_close()
     # This process's copy of the socket is closed: new connections wait in the dev server's copy.
     if app is not None:
+        if len(sys.modules) > loaded:
+            preload.learn(root)  # again: serving requests imported more
         app.wait_idle(DRAIN_TIMEOUT)
     exit_now(code)
+
+
+def _report_loaded() -> None:
+    fd = os.environ.pop(LOADED_FD_ENV, None)
+    if fd is not None:
+        with contextlib.suppress(OSError):  # the dev server is gone; the orphan watch ends us
+            os.write(int(fd), b"1")
+        os.close(int(fd))
 
 
 def watcher(settings: Settings, root: Path):
@@ -97,19 +122,32 @@ def watcher(settings: Settings, root: Path):
     )
 
 
-def load_app(debug: bool) -> Callable:
-    """Import and build the app; never raise (a broken edit must not stop the watcher)."""
+def load_app(debug: bool) -> tuple[Callable, bool]:
+    """Import and build the app, and whether that worked; never raise (a broken edit must not
+    stop the watcher): the error app serves then."""
     try:
         from app import create_app
 
         app = create_app()
         app.debug = debug
-        return app
+        return app, True
     except (Exception, SystemExit) as exc:
         traceback.print_exc()
         summary = "".join(traceback.format_exception_only(exc)).strip()
         say(f"app failed to load: {summary}; waiting for a change to reload")
-        return _error_app(summary)
+        return _error_app(summary), False
+
+
+def _say_loaded(root: Path, seconds: float, before: frozenset[str]) -> None:
+    """What the load cost since the go signal, and which libraries it imported that the
+    standby had not preloaded (after the first reload: none)."""
+    imported = len(sys.modules) - len(before)
+    libraries = preload.libraries(root, since=before)
+    named = ", ".join(sorted({name.partition(".")[0] for name in libraries})) or "none"
+    say(
+        f"app loaded in {seconds:.3f} s: {imported} modules imported, "
+        f"{len(libraries)} of them libraries ({named})"
+    )
 
 
 def _error_app(summary: str) -> Callable:

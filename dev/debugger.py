@@ -8,7 +8,6 @@ with real editors, and what berth does about it, is in docs/debugger.md.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shlex
 import signal
@@ -18,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from dev import debugpy_fixes, say
+from dev import debugpy_fixes, preload, say
 
 # How long an app process waits for an editor to attach to it before it runs undebugged (an
 # editor that does not follow subprocesses would hold it forever). Editors take well under 1 s.
@@ -131,30 +130,11 @@ def accept_backlog(port: int) -> int:
 # -- in each app process (imported by pydevd through dev.pydevd_preimport) -------------------------
 
 
-_prewarmed = threading.Event()
-
-
 def in_app_process() -> None:
     debugpy_fixes.nodelay_sends()
-    threading.Thread(target=_prewarm, name="berth-prewarm", daemon=True).start()
+    # Libraries only: the app's own code must be imported under the debugger's tracing.
+    preload.start()
     threading.Thread(target=_run_if_unclaimed, name="berth-claim", daemon=True).start()
-
-
-def _prewarm() -> None:
-    """Import the heavy libraries while the editor attaches (about 0.1 s off each reload).
-    Libraries only: the app's own code must be imported under the debugger's tracing."""
-    try:
-        for name in ("werkzeug.serving", "flask", "watchdog.observers"):
-            with contextlib.suppress(Exception):
-                importlib.import_module(name)
-    finally:
-        _prewarmed.set()
-
-
-def wait_for_prewarm(timeout: float = 10) -> None:
-    """The app process calls this before its own imports: the same packages imported in two
-    threads at once can fail (KeyError from importlib, seen with werkzeug)."""
-    _prewarmed.wait(timeout)
 
 
 def _run_if_unclaimed() -> None:

@@ -3,9 +3,10 @@ child process (``dev.app_process``), and starts a new one after every reload.
 
 It never serves a request itself, so nothing the app or an editor does can take it down:
 - a reload: the app process exits with ``RELOAD_EXIT`` and the standby takes over: a next app
-  process, started while the last one served, with its libraries imported (and, when an editor
-  is attached, already attached to it), waiting to import the app. All share one socket, so
-  requests made meanwhile wait in the backlog instead of failing;
+  process, started once the last one had loaded the app, with the libraries the app uses
+  imported (``dev.preload``; and, when an editor is attached, already attached to it), waiting
+  to import the app. All share one socket, so requests made meanwhile wait in the backlog
+  instead of failing;
 - an app process that dies any other way (a crash, ``os._exit``): it waits for the next edit;
 - a debug adapter that exits or stops accepting editors: it restarts itself in place (same
   PID, same HTTP socket) with a fresh ``debugpy.listen``, which a process can only call once;
@@ -20,25 +21,25 @@ import contextlib
 import ctypes
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dev import exit_now, say
-from dev.app_process import EXCLUDED_DIRS
+from dev.app_process import EXCLUDED_DIRS, GO_FD_ENV, LOADED_FD_ENV
 from dev.debugger import Debugger
 from dev.dependencies import Pins
+from dev.preload import MODULES_ENV
 from dev.settings import Settings
 
 RELOAD_EXIT = 3  # Werkzeug's reloader ends the app process with 3 when a file changed
 HTTP_FD_ENV = "BERTH_HTTP_FD"  # the HTTP socket, kept across a restart in place
-STANDBY_FD_ENV = "BERTH_STANDBY_FD"  # a standby app process starts serving when this pipe speaks
-# The standby starts this long after an app process, so that it does not slow that one's start.
-STANDBY_DELAY = 0.5
 STOP_TIMEOUT = 1.5  # seconds an app process gets to finish after SIGTERM
 # The real os.execv: once debugpy listens, pydevd replaces it to inject itself into new programs.
 _execv = os.execv
@@ -67,6 +68,8 @@ class Supervisor:
         self._handle_signals()
         become_subreaper()
         self.sock = http_socket(self.settings.port)
+        if MODULES_ENV not in os.environ:  # kept across a restart in place, like the socket
+            os.environ[MODULES_ENV] = os.path.join(tempfile.mkdtemp(prefix="berth-dev-"), "modules")
         if self.debugger is not None:
             self.debugger.listen()
             watch = threading.Thread(target=self._watch_debugger, name="berth-debugger")
@@ -91,14 +94,15 @@ class Supervisor:
     def _serve(self) -> int | None:
         """Until the app process exits (its exit code), or new pins were synced and it was
         stopped, with the standby, to restart on them (None). Pins that fail to sync leave it
-        serving. A standby is started once the app process has had STANDBY_DELAY to start."""
-        standby_at = time.monotonic() + STANDBY_DELAY
+        serving. A standby is started once the app process has loaded the app."""
         while True:
             pending = self.standby is None
             self._wait(
-                lambda: self.child.exited() or self.pins.changed(),
-                timeout=max(0.0, standby_at - time.monotonic()) if pending else None,
+                lambda pending=pending: (
+                    self.child.exited() or self.pins.changed() or (pending and self.child.loaded())
+                ),
                 poll=0.5,
+                fds=lambda pending=pending: [self.child.loaded_fd] if pending else [],
             )
             self._stop_or_restart()
             if self.child.exited():
@@ -109,15 +113,14 @@ class Supervisor:
                     self._stop_or_restart()
                     return None
                 continue
-            if pending:
+            if pending and self.child.loaded():
                 self.standby = self._start_app()
 
     def _serve_next(self) -> None:
         """The standby starts serving; without a (live) one, a new app process does."""
         standby, self.standby = self.standby, None
         if standby is not None and standby.exited():
-            standby.activate()  # it died waiting: this only closes its pipe
-            standby = None
+            standby = None  # it died waiting
         if standby is None:
             standby = self._start_app()
         self.child = standby
@@ -137,13 +140,19 @@ class Supervisor:
     def _start_app(self) -> AppProcess:
         fd = self.sock.fileno()
         go_r, go_w = os.pipe()
+        loaded_r, loaded_w = os.pipe()
         env = {k: v for k, v in os.environ.items() if k != HTTP_FD_ENV}
-        env.update(WERKZEUG_RUN_MAIN="true", WERKZEUG_SERVER_FD=str(fd), BERTH_STANDBY_FD=str(go_r))
+        env.update(
+            WERKZEUG_RUN_MAIN="true",
+            WERKZEUG_SERVER_FD=str(fd),
+            **{GO_FD_ENV: str(go_r), LOADED_FD_ENV: str(loaded_w)},
+        )
         try:
-            popen = subprocess.Popen(self.command, env=env, pass_fds=(fd, go_r))  # noqa: S603
+            popen = subprocess.Popen(self.command, env=env, pass_fds=(fd, go_r, loaded_w))  # noqa: S603
         finally:
             os.close(go_r)
-        return AppProcess(popen, go_w)
+            os.close(loaded_w)
+        return AppProcess(popen, go_w, loaded_r)
 
     # -- waiting: child exits, signals and the debugger watch all wake the same pipe ---------------
 
@@ -160,10 +169,16 @@ class Supervisor:
         signal.set_wakeup_fd(self._wake_w)
 
     def _wait(
-        self, done, timeout: float | None = None, poll: float = 1.0, interruptible: bool = True
+        self,
+        done,
+        timeout: float | None = None,
+        poll: float = 1.0,
+        interruptible: bool = True,
+        fds: Callable[[], Sequence[int | None]] = tuple,
     ) -> None:
-        """Until ``done()`` (checked at least every ``poll`` s), ``timeout``, or, if
-        ``interruptible``, a stop or debugger trouble. Reaps children meanwhile."""
+        """Until ``done()`` (checked at least every ``poll`` s, and whenever one of ``fds()``
+        can be read), ``timeout``, or, if ``interruptible``, a stop or debugger trouble. Reaps
+        children meanwhile (which closes the pipes of those that exited: hence fds() anew)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._reap()
@@ -172,8 +187,9 @@ class Supervisor:
             remaining = poll if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return
-            ready, _, _ = select.select([self._wake_r], [], [], min(remaining, poll))
-            if ready:
+            watched = [self._wake_r, *(fd for fd in fds() if fd is not None)]
+            ready, _, _ = select.select(watched, [], [], min(remaining, poll))
+            if self._wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
 
@@ -190,6 +206,7 @@ class Supervisor:
             app = next((a for a in (self.child, self.standby) if a and a.popen.pid == pid), None)
             if app is not None:
                 app.popen.returncode = os.waitstatus_to_exitcode(status)
+                app.close()
             elif self.debugger is not None and pid == self.debugger.adapter_pid:
                 self.trouble = self.trouble or "the debug adapter exited"
 
@@ -207,6 +224,7 @@ class Supervisor:
     def _stop_or_restart(self) -> None:
         if self.stopping:
             self._stop_app()
+            shutil.rmtree(os.path.dirname(os.environ[MODULES_ENV]), ignore_errors=True)
             exit_now(0)
         if self.trouble:
             say(f"{self.trouble}; restarting the dev server in place for a new debugger")
@@ -228,11 +246,14 @@ class Supervisor:
 
 
 class AppProcess:
-    """An app process, and the pipe that tells it to start serving (``dev.app_process``)."""
+    """An app process, the pipe that tells it to start serving, and the one on which it says
+    that it has loaded the app (``dev.app_process``)."""
 
-    def __init__(self, popen: subprocess.Popen, go: int) -> None:
+    def __init__(self, popen: subprocess.Popen, go: int, loaded: int) -> None:
         self.popen = popen
         self._go: int | None = go
+        self.loaded_fd: int | None = loaded
+        os.set_blocking(loaded, False)
 
     @property
     def returncode(self) -> int | None:
@@ -241,12 +262,30 @@ class AppProcess:
     def exited(self) -> bool:
         return self.popen.returncode is not None
 
+    def loaded(self) -> bool:
+        """Whether it has said so (or has exited: then nothing more will come)."""
+        if self.loaded_fd is not None:
+            try:
+                os.read(self.loaded_fd, 1)
+            except BlockingIOError:
+                return False
+            os.close(self.loaded_fd)
+            self.loaded_fd = None
+        return True
+
     def activate(self) -> None:
         if self._go is not None:
             with contextlib.suppress(OSError):  # it died: the supervisor's loop will see it
                 os.write(self._go, b"1")
             os.close(self._go)
             self._go = None
+
+    def close(self) -> None:
+        """Its pipes, once it has exited."""
+        for fd in (self._go, self.loaded_fd):
+            if fd is not None:
+                os.close(fd)
+        self._go = self.loaded_fd = None
 
 
 def become_subreaper() -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tools.harness import editors
+from tools.harness import devlog, editors
 from tools.harness.commands import describe, unique
 from tools.harness.compose import ComposeStack, dev_stack
 from tools.harness.docker import docker, inspect
@@ -82,6 +82,17 @@ def test_reload_and_the_debugger_work_with_the_database_on(db_stack):
     target = db_stack.target()  # creates its note in MariaDB
     target.edit(within=editors.RECOVERY_SECONDS)
     editors.attach_and_hit(target)
+
+
+def test_a_reload_imports_no_library_with_the_database_on(db_stack):
+    """As without the database: the standby has preloaded SQLAlchemy, Alembic and PyMySQL."""
+    target = db_stack.target()
+    for _ in range(2):
+        time.sleep(2)  # the standby starts once the new app process has loaded, then preloads
+        target.edit(within=editors.RECOVERY_SECONDS)
+    last = devlog.loads(db_stack.logs())[-1]
+    assert last.libraries == 0, last
+    assert "pymysql" in devlog.loads(db_stack.logs())[0].names  # learned from the first load
 
 
 def test_data_survives_down_and_up(db_stack):

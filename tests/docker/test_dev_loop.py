@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tools.harness import editors
+from tools.harness import devlog, editors
 from tools.harness.commands import describe, unique
 from tools.harness.compose import ComposeStack, dev_stack
 from tools.harness.docker import docker, inspect
@@ -112,6 +112,18 @@ def test_host_edit_is_served_after_a_reload(stack):
     assert "reloader watchdog" in stack.logs()
     _assert_reloads(stack, "watchdog")
     _assert_reloads(stack, "watchdog, again")  # the first new app process watches too
+
+
+def test_a_reload_imports_the_app_and_no_library(stack):
+    """The standby preloaded what the last app process imported: after the go signal, only the
+    app's own modules are imported (SQLAlchemy, Alembic and Flask are not imported again)."""
+    for label in ("learn", "preloaded"):
+        time.sleep(2)  # the standby starts once the new app process has loaded, then preloads
+        _assert_reloads(stack, label)
+    last = devlog.loads(stack.logs())[-1]
+    print(f"the last reload imported {last.modules} modules after the go signal: {last}")
+    assert last.libraries == 0, last
+    assert 0 < last.modules < 40, last  # the app package (about ten modules), nothing big
 
 
 def test_host_edit_is_served_after_a_reload_with_polling(other_user_stack):
