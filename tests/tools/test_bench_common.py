@@ -33,6 +33,7 @@ def test_summary():
     s = summarize([0.3, 0.1, 0.2, 0.9, 0.5])
     assert (s.n, s.min, s.median, s.max) == (5, 0.1, 0.3, 0.9)
     assert s.p95 == pytest.approx(0.82)
+    assert s.p99 == pytest.approx(0.884)
 
 
 def test_targets_compare_the_named_statistic():

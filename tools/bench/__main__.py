@@ -4,10 +4,13 @@
     scripts/bench reload stop         only these figures
     scripts/bench --quick             fewer rounds (about 2 minutes); for a smoke run
     scripts/bench --repeat 10         this many rounds for every figure
+    scripts/bench reload day --against 446f3d4
+                                      these figures for this tree and that commit, side by
+                                      side in one run (figures that compare: reload, day)
 
 Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow, pins,
-bytecode, db (docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load generator,
-e.g. apt-get install wrk). The results, with every sample, also go to
+bytecode, db, day (docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load
+generator, e.g. apt-get install wrk). The results, with every sample, also go to
 tools/bench/results/<UTC time>.json (gitignored). The targets are compared, not asserted: the
 exit status is non-zero only when a figure could not run.
 Builds need the extra CA bundle behind a TLS-intercepting proxy: EXTRA_CA_BUNDLE=/path/to.pem.
@@ -35,6 +38,7 @@ from tools.harness.project import ROOT
 from .bytecode import run_bytecode
 from .common import Context, FigureResult, Options, image_size, log, markdown_table
 from .database import run_database
+from .day import run_day_figure
 from .debugger import run_debugger
 from .load import WRK_MISSING, run_load
 from .pins import run_pins
@@ -63,6 +67,7 @@ FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
         "list/create throughput on MariaDB beside SQLite; dev stack up with the db",
         run_database,
     ),
+    "day": ("a working day: saves, debug sessions, editors leaving, pins", run_day_figure),
 }
 NEEDS_WRK = ("load", "db")
 
@@ -121,13 +126,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("figures", nargs="*", metavar="FIGURE", help="default: all")
     parser.add_argument("--quick", action="store_true", help="fewest rounds: a smoke run")
     parser.add_argument("--repeat", type=int, metavar="N", help="rounds for every figure")
-    parser.add_argument("--json", metavar="PATH", help="default: bench/results/<time>.json")
+    parser.add_argument(
+        "--against", metavar="COMMIT", help="measure that commit beside this tree (reload, day)"
+    )
+    parser.add_argument("--json", metavar="PATH", help="default: tools/bench/results/<time>.json")
     args = parser.parse_args(argv)
     unknown = [f for f in args.figures if f not in FIGURES]
     if unknown:
         parser.error(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if (
+        args.against
+        and run(
+            ["git", "-C", ROOT, "rev-parse", "--verify", "--quiet", args.against + "^{commit}"],
+            check=False,
+        ).returncode
+        != 0
+    ):
+        parser.error(f"--against {args.against}: no such commit")
     return args
 
 
@@ -148,7 +165,8 @@ def main(argv: list[str]) -> int:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     info = machine()
     results: list[FigureResult] = []
-    with Context(Options(quick=args.quick, repeat=args.repeat)) as ctx:
+    options = Options(quick=args.quick, repeat=args.repeat, against=args.against)
+    with Context(options) as ctx:
         for name in names:
             log(f"== {name}: {FIGURES[name][0]}")
             figure_start = time.monotonic()
@@ -211,9 +229,9 @@ def main(argv: list[str]) -> int:
 
 
 def _mode(args: argparse.Namespace) -> str:
-    if args.repeat is not None:
-        return f"--repeat {args.repeat}"
-    return "--quick" if args.quick else "default"
+    mode = f"--repeat {args.repeat}" if args.repeat is not None else ""
+    mode = mode or ("--quick" if args.quick else "default")
+    return mode + (f" --against {args.against}" if args.against else "")
 
 
 if __name__ == "__main__":

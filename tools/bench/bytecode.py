@@ -23,7 +23,7 @@ from tools.harness.net import free_port, wait_for_http
 
 from .common import Context, FigureResult, Row, bounded, log
 from .rebuild import _edit_pin
-from .reload import _measure
+from .reload import measure
 from .startup import _healthy
 
 VARIANTS = ("compiled", "not compiled")
@@ -93,6 +93,6 @@ def run_bytecode(ctx: Context) -> FigureResult:
                 bounded(lambda s=stack: _healthy(f"{s.url}/healthz"), timeout=60, interval=0.02)
                 up[variant].samples.append(time.monotonic() - start)
                 if i == starts - 1:
-                    reload[variant].samples = _measure(stack, projects[variant], starts * 2)
+                    reload[variant].samples = measure(stack, projects[variant], starts * 2)
             log(f"bytecode {i + 1}/{starts}: dev up, {variant}: {up[variant].samples[-1]:.2f} s")
     return figure

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.harness.commands import unique
+from tools.harness.commands import run, unique
 from tools.harness.compose import COMPOSE_FILE, WATCH_FILE, dev_stack
 from tools.harness.docker import build, build_steps, docker
-from tools.harness.project import copy_project
+from tools.harness.project import COPY_IGNORE, ROOT, copy_project, export_tree
 
 MB = 1_000_000  # decimal megabytes, as `docker images` counts them
 # Images berth does not build, for comparison: target -> (Dockerfile in tools/bench/, its stage).
@@ -56,6 +56,7 @@ class Summary:
     min: float
     median: float
     p95: float
+    p99: float
     max: float
 
 
@@ -67,6 +68,7 @@ def summarize(samples: Sequence[float]) -> Summary:
         min=min(samples),
         median=statistics.median(samples),
         p95=percentile(samples, 95),
+        p99=percentile(samples, 99),
         max=max(samples),
     )
 
@@ -78,7 +80,7 @@ def summarize(samples: Sequence[float]) -> Summary:
 class Target:
     """A goal to compare against, e.g. Target("median", "<=", 0.5, "s")."""
 
-    stat: str  # "min" | "median" | "p95" | "max"
+    stat: str  # "min" | "median" | "p95" | "p99" | "max"
     op: str  # "<=" | ">="
     value: float
     unit: str = ""
@@ -153,20 +155,21 @@ def fmt(value: float, unit: str) -> str:
 
 def markdown_table(figures: Sequence[FigureResult]) -> str:
     lines = [
-        "| # | Measurement | Unit | n | min | median | p95 | max | Target | Met |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|---|",
+        "| # | Measurement | Unit | n | min | median | p95 | p99 | max | Target | Met |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for figure in figures:
         tag = f"{figure.number} {figure.name}" if figure.number else figure.name
         if figure.error and not figure.rows:
-            lines.append(f"| {tag} | {figure.title}: error | | | | | | | | {figure.error} |")
+            lines.append(f"| {tag} | {figure.title}: error | | | | | | | | | {figure.error} |")
         for row in figure.rows:
             label = row.label + (f" ({row.note})" if row.note else "")
             summary = row.summary
             if summary is None:
-                lines.append(f"| {tag} | {label} | {row.unit} | 0 | | | | | | {row.skipped} |")
+                lines.append(f"| {tag} | {label} | {row.unit} | 0 | | | | | | | {row.skipped} |")
                 continue
-            cells = [fmt(getattr(summary, k), row.unit) for k in ("min", "median", "p95", "max")]
+            stats = ("min", "median", "p95", "p99", "max")
+            cells = [fmt(getattr(summary, k), row.unit) for k in stats]
             verdicts = row.verdicts()
             target = "; ".join(str(t) for t, _ in verdicts)
             met = "; ".join("yes" if ok else "**no**" for _, ok in verdicts)
@@ -218,6 +221,7 @@ def executed_steps(build_log: str) -> list[str]:
 class Options:
     quick: bool = False
     repeat: int | None = None  # overrides every figure's default count
+    against: str | None = None  # a git commit to measure beside this tree (figures that can)
 
     def count(self, default: int, quick: int = 1) -> int:
         if self.repeat is not None:
@@ -240,6 +244,7 @@ class Context:
         self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
         self.repo = unique("berth-bench")
         self._project: Path | None = None
+        self._trees: dict[str, Path] = {}
         self._images: dict[str, str] = {}
         self._image_ids: set[str] = set()
         self._tags: set[str] = set()
@@ -252,9 +257,32 @@ class Context:
     def __exit__(self, *exc_info: object) -> None:
         self.stack.close()
 
-    def copy(self, name: str) -> Path:
-        """A fresh throwaway copy of the working tree (figures edit these)."""
-        return copy_project(self.tmp / unique(name))
+    def copy(self, name: str, tree: str | None = None) -> Path:
+        """A fresh throwaway copy of the working tree, or of commit ``tree`` (figures edit
+        these)."""
+        if tree is None:
+            return copy_project(self.tmp / unique(name))
+        return shutil.copytree(
+            self._tree(tree), self.tmp / unique(name), ignore=COPY_IGNORE, symlinks=True
+        )
+
+    def trees(self) -> list[tuple[str, str | None]]:
+        """What to measure: this tree, and ``--against`` beside it (label, tree)."""
+        here = [(f"this tree ({self.commit})", None)]
+        if self.options.against is None:
+            return here
+        return [*here, (self.options.against, self.options.against)]
+
+    @property
+    def commit(self) -> str:
+        head = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).stdout.strip()
+        dirty = run(["git", "-C", ROOT, "status", "--porcelain"]).stdout.strip()
+        return head + ("+changes" if dirty else "")
+
+    def _tree(self, ref: str) -> Path:
+        if ref not in self._trees:
+            self._trees[ref] = export_tree(ref, self.tmp / unique("tree"))
+        return self._trees[ref]
 
     @property
     def project(self) -> Path:
@@ -284,15 +312,18 @@ class Context:
         self._image_ids.add(image_id(tag))
         return elapsed[0], output
 
-    def image(self, target: str) -> str:
-        """The shared image for `target` (prod, dev or a baseline), built once per run."""
-        if target not in self._images:
-            tag = self.tag(target)
+    def image(self, target: str, tree: str | None = None) -> str:
+        """The shared image for `target` (prod, dev or a baseline), built once per run; of
+        commit ``tree`` when given."""
+        key = target if tree is None else f"{target}-{tree}"
+        if key not in self._images:
+            tag = self.tag(key)
             log(f"building the {target} image ({tag})")
-            seconds, _ = self.build(self.project, target, tag)
+            project = self.project if tree is None else self._tree(tree)
+            seconds, _ = self.build(project, target, tag)
             log(f"  built in {seconds:.1f} s")
-            self._images[target] = tag
-        return self._images[target]
+            self._images[key] = tag
+        return self._images[key]
 
     def _remove_images(self) -> None:
         for tag in sorted(self._tags):
@@ -314,15 +345,16 @@ class Context:
         env: dict[str, str] | None = None,
         watch: bool = False,
         image: str | None = None,
+        tree: str | None = None,
     ):
         """The dev compose stack of `project` (with `watch`, in Compose Watch mode) with this
-        run's dev image (or `image`), on free host ports, not started yet (the figures time
-        `up`); removed afterwards."""
+        run's dev image (or `image`, or that of commit `tree`), on free host ports, not started
+        yet (the figures time `up`); removed afterwards."""
         return dev_stack(
             project,
             unique("berth-bench"),
             up=False,
-            image=image or self.image("dev"),
+            image=image or self.image("dev", tree),
             files=(COMPOSE_FILE, WATCH_FILE) if watch else (COMPOSE_FILE,),
             **(env or {}),
         )

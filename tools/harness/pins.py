@@ -37,13 +37,21 @@ def set_pin(workspace: Path, block: str | None) -> None:
     os.chown(path, owner.st_uid, owner.st_gid)
 
 
+PROBE_MARK = "# Added by a test: what this app process could import when it started."
+
+
 def add_import_probe(workspace: Path, module: str = PACKAGE) -> None:
     """GET / ends with `probe: <module> <version>` (or `missing`), decided when the app process
     imports the app: it shows what the serving process could import when it started."""
     landing = workspace / LANDING_FILE
+    landing.write_text(with_import_probe(landing.read_text(), module))
+
+
+def with_import_probe(source: str, module: str = PACKAGE) -> str:
+    """The landing module's ``source`` with the probe of ``add_import_probe``."""
     probe = f"""
 
-# Added by a test: what this app process could import when it started.
+{PROBE_MARK}
 try:
     import importlib.metadata as _metadata
 
@@ -53,10 +61,9 @@ try:
 except ImportError:
     INDEX_TEXT += "probe: {module} missing\\n"
 """
-    source = landing.read_text()
     anchor = '\n\n@bp.get("/")'
     assert anchor in source, f"{LANDING_FILE} no longer defines GET / after INDEX_TEXT"
-    landing.write_text(source.replace(anchor, probe + anchor, 1))
+    return source.replace(anchor, probe + anchor, 1)
 
 
 def served_version(url: str, module: str = PACKAGE) -> str | None:

@@ -38,6 +38,16 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def export_tree(ref: str, dest: Path) -> Path:
+    """The project as commit ``ref`` has it (committed files only), to compare against."""
+    dest.mkdir(parents=True)
+    archive = dest / ".export.tar"
+    run(["git", "-C", ROOT, "archive", "--format=tar", "--output", archive, ref])
+    run(["tar", "-x", "-f", archive, "-C", dest])
+    archive.unlink()
+    return dest
+
+
 def chown_tree(root: Path, uid: int, gid: int) -> None:
     """Give a folder and everything in it to uid:gid (root only), as a developer owns a checkout."""
     os.chown(root, uid, gid)
