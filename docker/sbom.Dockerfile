@@ -11,12 +11,13 @@ FROM ${IMAGE} AS scan
 
 # The generator needs a writable venv of its own; the stage is never shipped.
 # hadolint ignore=DL3002
-USER root
+USER 0
 
 # cyclonedx-bom, pinned with its hashes (docker/requirements-sbom.txt), in a venv of its own
 # beside the image's; wheels only (lxml and rpds-py are compiled code, and the image has no
-# compiler). The pip cache and the optional CA bundle as in the main Dockerfile.
-RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+# compiler). A pip cache of its own (the image builds do not wait for it), and the optional CA
+# bundle as in the main Dockerfile.
+RUN --mount=type=cache,id=berth-sbom-pip,target=/root/.cache/pip,sharing=locked \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
     --mount=type=bind,source=docker/pin-install.py,target=/usr/local/bin/pin-install \
@@ -27,13 +28,14 @@ RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
 
 # The venv's packages with their licences (cyclonedx-py environment), the app as the main
 # component (pyproject.toml), and each package's hashes from requirements.txt (cyclonedx-py
-# requirements), joined by docker/sbom.py. Reproducible: no timestamp, no random serial number.
+# requirements), joined by docker/sbom.py, which validates the result. Reproducible: no
+# timestamp, no random serial number.
 RUN --mount=type=bind,source=requirements.txt,target=/tmp/in/requirements.txt \
     --mount=type=bind,source=pyproject.toml,target=/tmp/in/pyproject.toml \
     --mount=type=bind,source=docker/sbom.py,target=/tmp/in/sbom.py \
-    /opt/sbom/bin/cyclonedx-py environment --output-reproducible \
+    /opt/sbom/bin/cyclonedx-py environment --output-reproducible --no-validate \
       --pyproject /tmp/in/pyproject.toml -o /tmp/venv.cdx.json "$VIRTUAL_ENV" \
-    && /opt/sbom/bin/cyclonedx-py requirements --output-reproducible \
+    && /opt/sbom/bin/cyclonedx-py requirements --output-reproducible --no-validate \
       -o /tmp/pins.cdx.json /tmp/in/requirements.txt \
     && /opt/sbom/bin/python /tmp/in/sbom.py /tmp/venv.cdx.json /tmp/pins.cdx.json /sbom.cdx.json
 
