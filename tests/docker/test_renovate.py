@@ -187,9 +187,12 @@ def uncovered(root: Path) -> list[str]:
                         config, "dockerfile", path, image_name(args[variable]["value"])
                     ):
                         problems.append(f"{path}: FROM {image}: ARG {variable} is no version")
-                if "$" not in image and disabled(config, "dockerfile", path, image_name(image)):
-                    if not covered_by_custom(config, path, text, m.start("value"), m.end()):
-                        problems.append(f"{path}: FROM {image} is updated by no manager")
+                if (
+                    "$" not in image
+                    and disabled(config, "dockerfile", path, image_name(image))
+                    and not covered_by_custom(config, path, text, m.start("value"), m.end())
+                ):
+                    problems.append(f"{path}: FROM {image} is updated by no manager")
         # Compose files: every service image and every default version in them.
         elif re.fullmatch(r"(docker-)?compose[^/]*\.ya?ml", name):
             if not reads(config["docker-compose"], path):
@@ -212,7 +215,8 @@ def uncovered(root: Path) -> list[str]:
             versions_covered(path, text_of(path), r"\b\w+_VERSION=(?P<value>\S+)")
         # Kubernetes manifests: no image but the app's own (kustomize names its tag).
         elif path.startswith("deploy/") and name.endswith((".yaml", ".yml")):
-            for image in re.findall(r"^\s*(?:-\s+)?image:\s*[\"']?([^\s\"']+)", text_of(path), re.M):
+            images = re.findall(r"^\s*(?:-\s+)?image:\s*[\"']?([^\s\"']+)", text_of(path), re.M)
+            for image in images:
                 if image_name(image) not in OWN_IMAGES:
                     problems.append(f"{path}: image {image}: no Kubernetes manager is enabled")
     return problems
@@ -300,7 +304,8 @@ def test_one_version_of_each_image_everywhere():
 
 def test_every_pin_the_issue_names_is_covered():
     config = load()
-    for pair in ("requirements", "requirements-dev", "tools/requirements", "docker/requirements-uv"):
+    pairs = ("requirements", "requirements-dev", "tools/requirements", "docker/requirements-uv")
+    for pair in pairs:
         assert reads(config["pip-compile"], f"{pair}.txt"), pair
     assert reads(config["npm"], "tools/package.json")
     assert reads(config["github-actions"], ".github/workflows/release.yml")

@@ -61,7 +61,7 @@ def uses_lines() -> list[tuple[str, str]]:
 def test_every_action_is_pinned_by_commit_with_its_version():
     uses = uses_lines()
     assert len(uses) >= 10, uses
-    loose = [(name, ref) for name, ref in uses if not ref.startswith("./") and not PINNED.match(ref)]
+    loose = [(w, ref) for w, ref in uses if not ref.startswith("./") and not PINNED.match(ref)]
     assert not loose, f"actions not pinned as owner/repo@<commit> # vX.Y.Z: {loose}"
 
 
@@ -90,7 +90,8 @@ def test_the_release_builds_both_platforms_with_attestations_and_signs():
     assert spec[True] == {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+*"]}}
     jobs = spec["jobs"]
     assert jobs["test"]["uses"] == "./.github/workflows/ci.yml"
-    assert jobs["image"]["needs"] == "test" and jobs["sign"]["needs"] == "image"
+    assert jobs["image"]["needs"] == "test"
+    assert jobs["sign"]["needs"] == "image"
     steps = {s["uses"].split("@")[0]: s for s in jobs["image"]["steps"] if "uses" in s}
     build = steps["docker/build-push-action"]["with"]
     assert build["target"] == "prod"
@@ -98,12 +99,15 @@ def test_the_release_builds_both_platforms_with_attestations_and_signs():
     assert build["push"] is True
     assert build["provenance"] == "mode=max"
     assert build["sbom"] is True
-    assert "docker/setup-qemu-action" in steps and "docker/setup-buildx-action" in steps
+    assert "docker/setup-qemu-action" in steps
+    assert "docker/setup-buildx-action" in steps
     tags = steps["docker/metadata-action"]["with"]["tags"]
-    assert "type=semver,pattern={{version}}" in tags and "type=sha" in tags
+    assert "type=semver,pattern={{version}}" in tags
+    assert "type=sha" in tags
     # Only the signing job gets an OIDC token, and only the jobs that push may write packages.
     assert jobs["image"]["permissions"] == {"contents": "read", "packages": "write"}
     assert jobs["sign"]["permissions"]["id-token"] == "write"
     script = "\n".join(s.get("run", "") for s in jobs["sign"]["steps"])
     assert 'cosign sign --yes "$IMAGE"' in script
-    assert "scripts/sbom" in script and "cosign attest" in script
+    assert "scripts/sbom" in script
+    assert "cosign attest" in script
