@@ -70,3 +70,12 @@ bench: ## Run the benchmarks and print the table (see docs/benchmarks.md)
 
 clean: ## Stop the dev stack and delete its data volumes (SQLite and MariaDB)
 	COMPOSE_PROFILES=db $(COMPOSE) down -v
+
+# Releases: the lock files checked, and the prod image's SBOM (docs/releasing.md).
+.PHONY: lock-check sbom
+
+lock-check: ## Fail, one line per file, when a requirements*.txt is not what its .in gives (needs uv)
+	scripts/lock --check
+
+sbom: prod-build ## CycloneDX JSON of berth:prod's Python packages: sbom.cdx.json
+	scripts/sbom berth:prod sbom.cdx.json

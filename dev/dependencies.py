@@ -23,7 +23,7 @@ from pathlib import Path
 from dev import say
 
 PIN_FILES = ("requirements.txt", "requirements-dev.txt")  # what the dev venv is built from
-INSTALL = "requirements-dev.txt"  # starts with `-r requirements.txt`: the whole dev venv
+INSTALL = "requirements-dev.txt"  # says `-r requirements.txt`: the whole dev venv
 SETTLE = 0.3  # seconds the files must stay as they are: scripts/lock writes them one by one
 SETTLE_LIMIT = 5.0  # ...but a file rewritten for ever still gets synced after this long
 SHOWN_CHANGES = 6  # packages named in the log line

@@ -11,9 +11,9 @@ README = (ROOT / "README.md").read_text()
 
 
 def phony_targets() -> list[str]:
-    match = re.search(r"^\.PHONY:(.*)$", MAKEFILE, re.MULTILINE)
-    assert match, "Makefile has no .PHONY line"
-    return match[1].split()
+    lines = re.findall(r"^\.PHONY:(.*)$", MAKEFILE, re.MULTILINE)
+    assert lines, "Makefile has no .PHONY line"
+    return [target for line in lines for target in line.split()]
 
 
 def help_texts() -> dict[str, str]:

@@ -13,7 +13,7 @@ README = (ROOT / "README.md").read_text()
 MAKEFILE = (ROOT / "Makefile").read_text()
 # Local state that is never part of the project (see .gitignore).
 LOCAL = {".git", ".venv", "venv", "node_modules", "instance", ".pytest_cache", ".ruff_cache"}
-LOCAL |= {".env", ".hypothesis"}
+LOCAL |= {".env", ".hypothesis", "sbom.cdx.json"}
 
 
 def _layout() -> list[str]:

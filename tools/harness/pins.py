@@ -1,5 +1,5 @@
 """Pin changes in a copy of the project, for the tests and benchmarks of dependency updates: a
-tiny pure-Python package to add (six, in no requirements file of the project), its pins with
+tiny pure-Python package to add (six, in neither the runtime nor the dev pins), its pins with
 PyPI's real hashes, a pin whose hash does not match, and a probe that makes GET / tell what
 the serving app process imported.
 """
