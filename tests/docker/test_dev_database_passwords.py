@@ -34,7 +34,7 @@ PASSWORDS = {
 
 
 @pytest.fixture(scope="module", params=list(PASSWORDS))
-def password_stack(request, docker_engine, tmp_path_factory):
+def password_stack(request, dev_image, tmp_path_factory):
     given, make = PASSWORDS[request.param]
     password = make()
     workspace = copy_project(tmp_path_factory.mktemp("devdb-password") / "berth")
@@ -47,8 +47,13 @@ def password_stack(request, docker_engine, tmp_path_factory):
         (workspace / "secrets" / "db-password").write_text(password + "\n")
         (workspace / "secrets" / "db-password").chmod(0o644)
         (workspace / ".env").write_text("MARIADB_PASSWORD_FILE=./secrets/db-password\n")
+    # The dev image built once for the session: the stacks differ in their password only.
     with dev_stack(
-        workspace, unique("berth-devpw"), COMPOSE_PROFILES="db", DB_PORT=str(free_port())
+        workspace,
+        unique("berth-devpw"),
+        image=dev_image,
+        COMPOSE_PROFILES="db",
+        DB_PORT=str(free_port()),
     ) as stack:
         yield stack, given, password
 
