@@ -98,6 +98,11 @@ def test_wrong_password_is_one_line_and_healthz_503(clean_env, tmp_path, mariadb
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert "Access denied" in response.get_json()["error"]
+    api = app.test_client().get("/api/notes")  # a JSON 500: not a connection error
+    assert api.status_code == 500
+    assert api.get_json()["error"]["message"] == "Internal server error."
+    for body in (response.get_data(as_text=True), api.get_data(as_text=True)):
+        assert SECRET not in body
 
 
 @pytest.mark.parametrize(
