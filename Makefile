@@ -32,7 +32,7 @@ shell: ## A shell in a fresh dev container
 	$(COMPOSE) run --rm --build web bash
 
 db-shell: ## A MariaDB client on the dev stack's database (the db profile must be running)
-	COMPOSE_PROFILES=db $(COMPOSE) exec db sh -c 'MYSQL_PWD="$$MARIADB_PASSWORD" exec mariadb -u "$$MARIADB_USER" "$$MARIADB_DATABASE"'
+	COMPOSE_PROFILES=db $(COMPOSE) exec db sh -c 'MYSQL_PWD="$$(cat "$$MARIADB_PASSWORD_FILE")" exec mariadb -u "$$MARIADB_USER" "$$MARIADB_DATABASE"'
 
 migration: ## A new migration from the changes in app/models.py (make migration M="add tags")
 	$(COMPOSE) run --rm --build web python -m app.migrate revision -m "$(M)"

@@ -1,6 +1,6 @@
 """Database access through SQLAlchemy Core: SQLite (the default, a file in DATA_DIR) or
-MariaDB/MySQL (DATABASE_URL=mysql+pymysql://...). One connection per request; one
-transaction per write.
+MariaDB/MySQL (DATABASE_HOST and its parts, or DATABASE_URL=mysql+pymysql://...). One
+connection per request; one transaction per write.
 
 The schema is created and changed only by the migrations (`app/migrate.py`), run once before
 serving: by `create_app()` for the dev server and the tests, and by gunicorn's master in prod
@@ -68,7 +68,24 @@ def make_engine(url: URL) -> Engine:
         with dbapi_conn.cursor() as cursor:
             cursor.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
 
+    utf8_password(engine)
     return engine
+
+
+def utf8_password(engine: Engine) -> None:
+    """Hand PyMySQL the password as UTF-8 bytes.
+
+    PyMySQL encodes a str password as Latin-1 (connections.py: `password.encode("latin1")`),
+    while the server checks the bytes the password was set with, UTF-8 from the mariadb client
+    and the official image's entrypoint: a non-ASCII password was refused (1045), or failed
+    with UnicodeEncodeError beyond Latin-1. Bytes are passed through as they are.
+    Upstream (PyMySQL/PyMySQL#1252, open): "encode str passwords as UTF-8, the default charset".
+    """
+
+    @event.listens_for(engine, "do_connect")
+    def _encode(_dialect, _record, _cargs, cparams) -> None:
+        if isinstance(cparams.get("password"), str):
+            cparams["password"] = cparams["password"].encode("utf-8")
 
 
 # The most threads a prod worker runs the app in (GUNICORN_THREADS' upper bound).

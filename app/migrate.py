@@ -33,7 +33,14 @@ from .config import (
     load_settings,
     prepare_data_dir,
 )
-from .db import CONNECT_TIMEOUT_SECONDS, DB_FILENAME, describe, make_engine, sqlite_url
+from .db import (
+    CONNECT_TIMEOUT_SECONDS,
+    DB_FILENAME,
+    describe,
+    make_engine,
+    sqlite_url,
+    utf8_password,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The revision that creates the schema the app had before migrations.
@@ -68,7 +75,9 @@ def _connect(url: URL) -> Connection:
         return make_engine(url).connect()
     # Migrations may run longer than a request: no read timeout, one connection, no pool.
     connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    return create_engine(url, poolclass=NullPool, connect_args=connect_args).connect()
+    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    utf8_password(engine)
+    return engine.connect()
 
 
 @contextlib.contextmanager
@@ -149,7 +158,8 @@ def main(argv: list[str]) -> int:
         url = _settings_url()
         if args.action == "upgrade":
             upgrade(url)
-            print(f"berth: database at the newest revision ({url.render_as_string()})")
+            shown = url.render_as_string(hide_password=True)
+            print(f"berth: database at the newest revision ({shown})")
             return 0
         conn = _connect(url)
         try:

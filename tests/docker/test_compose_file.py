@@ -193,3 +193,59 @@ def test_watch_mode_rebuilds_on_every_build_input_and_syncs_the_rest():
             path,
             ignored,
         )
+
+
+# -- the database password: one file for both services -----------------------------------------
+
+DATABASE_ENV = ("DATABASE_HOST", "DATABASE_USER", "DATABASE_NAME", "DATABASE_PASSWORD_FILE")
+SECRET_FILE = "/run/secrets/db_password"  # noqa: S105 (where the file is, not what it holds)
+
+
+def _database_config(**settings: str) -> dict:
+    result = _compose("config", "--format", "json", **settings)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("settings", "source"),
+    [
+        ({}, "db_password"),
+        ({"MARIADB_PASSWORD": "p@ss:w/rd%1"}, "db_password_value"),
+        ({"MARIADB_PASSWORD_FILE": "./docker/dev-db-password"}, "db_password_file"),
+    ],
+    ids=["default", "value", "file"],
+)
+def test_with_the_profile_both_services_read_one_password_file(settings, source):
+    config = _database_config(COMPOSE_PROFILES="db", **settings)
+    web, db = config["services"]["web"], config["services"]["db"]
+    env = {k: web["environment"].get(k) for k in DATABASE_ENV}
+    assert env == {
+        "DATABASE_HOST": "db",
+        "DATABASE_USER": "berth",
+        "DATABASE_NAME": "berth",
+        "DATABASE_PASSWORD_FILE": SECRET_FILE,
+    }
+    assert not {"DATABASE_URL", "DATABASE_PASSWORD"} & set(web["environment"])
+    assert db["environment"]["MARIADB_PASSWORD_FILE"] == SECRET_FILE
+    assert "MARIADB_PASSWORD" not in db["environment"]
+    for service in (web, db):
+        mounted = {s["target"]: s["source"] for s in service["secrets"]}
+        assert mounted["db_password"] == source, service["secrets"]
+    assert set(config["secrets"][source]) & {"file", "environment"}
+    if "MARIADB_PASSWORD" in settings:
+        assert config["secrets"][source]["environment"] == "MARIADB_PASSWORD"
+
+
+def test_without_the_profile_the_app_has_no_database_server():
+    config = _database_config()
+    assert "db" not in config["services"]
+    env = config["services"]["web"]["environment"]
+    assert {k: env.get(k) for k in DATABASE_ENV} == dict.fromkeys(DATABASE_ENV, "")
+
+
+def test_a_password_given_as_value_and_file_stops_compose():
+    both = {"MARIADB_PASSWORD": "x", "MARIADB_PASSWORD_FILE": "./docker/dev-db-password"}
+    result = _compose("config", "-q", COMPOSE_PROFILES="db", **both)
+    assert result.returncode != 0
+    assert "undefined secret db_password_value_file" in result.stderr, result.stderr

@@ -35,10 +35,17 @@ def test_the_app_in_the_dev_container_uses_mariadb(db_dev_container):
     assert http("GET", f"{db_dev_container.url}/healthz").status == 200
     note = http("POST", f"{db_dev_container.url}/api/notes", {"title": "via devcontainer"})
     assert note.status == 201
-    # The container's view: DATABASE_URL names the db service, and the migrations are current.
+    # The container's view: the settings name the db service, the password is a file, and the
+    # migrations are current.
     current = db_dev_container.exec("python", "-m", "app.migrate", "current")
     assert current.returncode == 0, describe(current)
     assert "0001 (head)" in current.stdout + current.stderr
-    url = db_dev_container.exec("printenv", "DATABASE_URL")
-    assert url.stdout.strip().startswith("mysql+pymysql://berth:"), describe(url)
-    assert "@db:3306/berth" in url.stdout
+    env = db_dev_container.exec("printenv")
+    settings = dict(line.split("=", 1) for line in env.stdout.splitlines() if "=" in line)
+    assert settings["DATABASE_HOST"] == "db", describe(env)
+    password_file = settings["DATABASE_PASSWORD_FILE"]
+    assert password_file == "/run/secrets/db_password"  # noqa: S105 (a path)
+    assert "DATABASE_URL" not in settings
+    password = db_dev_container.exec("cat", password_file).stdout
+    assert password.strip() == "berth-dev-password"  # the dev default
+    assert password.strip() not in env.stdout

@@ -40,6 +40,7 @@ from tools.harness.kube import (
     render_with_components,
     run_as_pod,
     schema_errors,
+    secret_key,
     security,
     under,
     until_probe_succeeds,
@@ -60,7 +61,9 @@ VERSIONS = ("1.30.0", "1.34.0", "1.37.0")
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 # Secrets are created in the cluster, never committed: values for the ones the manifests name.
 # Secrets for rendering; the scaled overlay's pods run against a real MariaDB (`pod_database`).
-SECRETS = {"berth-database": {"DATABASE_URL": "mysql+pymysql://berth:unused@db.invalid/berth"}}
+SECRETS = {"berth-database": {"password": "unused-p@ss"}}
+# The password of the scaled overlay's MariaDB: one that a URL would have to encode.
+DATABASE_PASSWORD = "p@ss:w/rd%1 'k8s'"  # noqa: S105
 
 
 def render_variant(variant: str, workdir) -> list[dict]:
@@ -97,19 +100,45 @@ def serving(objects: list[dict]):
                 yield workload, pod, container
 
 
+def scaled_config() -> dict[str, str]:
+    """The settings the scaled overlay's web pods get from its ConfigMap."""
+    objects = render(K8S / "overlays" / "scaled")
+    [(_, _, container)] = list(serving(objects))
+    return pod_env(container, objects, SECRETS)
+
+
 @pytest.fixture(scope="module")
 def database(docker_engine):
-    with network() as net, mariadb(net) as db:
+    """The server the scaled overlay names: on a network where it answers to the overlay's
+    DATABASE_HOST, as cluster DNS would, with the password the pods read from the Secret."""
+    host = scaled_config()["DATABASE_HOST"]
+    with network() as net, mariadb(net, password=DATABASE_PASSWORD, aliases=(host,)) as db:
         yield db
 
 
 def pod_database(overlay: str, request) -> tuple[dict, str | None]:
-    """(secrets, Docker network) for running an overlay's pods: the scaled overlay's
-    DATABASE_URL names a MariaDB server on a network the pod joins."""
+    """(secrets, Docker network) for running an overlay's pods: the scaled overlay's pods
+    reach a MariaDB server on a network they join, with the password of the Secret."""
     if overlay != "scaled":
         return SECRETS, None
     db = request.getfixturevalue("database")
-    return {"berth-database": {"DATABASE_URL": db.network_url()}}, db.network
+    return {"berth-database": {"password": db.password}}, db.network
+
+
+def assert_no_secret_shows(name: str, secrets: dict) -> None:
+    """No value of a Secret in the container's configuration (docker inspect), its process
+    environment or its log."""
+    shown = docker("inspect", name).stdout + docker("exec", name, "cat", "/proc/1/environ").stdout
+    logs = docker("logs", name)
+    for values in secrets.values():
+        for value in values.values():
+            assert value not in shown, f"{name}: a Secret's value in its configuration"
+            assert value not in logs.stdout + logs.stderr, f"{name}: a Secret's value in its log"
+
+
+def holds_a_mount(folder: str, paths: list[str]) -> bool:
+    """Whether one of the mount points `paths` is `folder` or below it."""
+    return any(under(path, [folder]) for path in paths)
 
 
 def seconds(nanoseconds: int) -> float:
@@ -188,10 +217,34 @@ def test_scaled_has_replicas_a_budget_an_autoscaler_and_a_migration():
     assert migrate["image"] == web["image"], "the Job must migrate with the image it serves"
     # The image's documented migration step (test_prod_database.py runs it against MariaDB).
     assert migrate["command"] == ["python", "-m", "prod", "migrate"]
-    for container in (web, migrate):
-        [url] = [e for e in container["env"] if e["name"] == "DATABASE_URL"]
-        assert url["valueFrom"]["secretKeyRef"]["name"] in SECRETS
+    for pod, container in ((deployment["spec"]["template"]["spec"], web), (job_pod, migrate)):
+        env = pod_env(container, objects, SECRETS)
+        assert env["DATABASE_HOST"], "a server for several pods"
+        # The password is the Secret's, as a file in a read-only mount.
+        assert secret_key(pod, container, env["DATABASE_PASSWORD_FILE"]) == (
+            "berth-database",
+            "password",
+        )
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "database-password"]
+        assert mount["readOnly"] is True
     assert not named(objects, "Secret"), "no Secret belongs in the repository"
+
+
+def test_scaled_keeps_the_password_out_of_the_environment():
+    """No variable of any pod carries the password: none names a Secret (valueFrom, envFrom),
+    and none holds the Secret's value once resolved."""
+    objects = render(K8S / "overlays" / "scaled")
+    password = SECRETS["berth-database"]["password"]
+    for workload, pod in pod_specs(objects):
+        for container in all_containers(pod):
+            where = f"{workload['kind']}/{workload['metadata']['name']} {container['name']}"
+            for item in container.get("env", []):
+                assert "secretKeyRef" not in item.get("valueFrom", {}), (where, item)
+            for item in container.get("envFrom", []):
+                assert "secretRef" not in item, (where, item)
+            env = pod_env(container, objects, SECRETS)
+            assert not [k for k, v in env.items() if password in v], where
+            assert secret_key(pod, container, env["DATABASE_PASSWORD_FILE"]), where
 
 
 # -- schemas --------------------------------------------------------------------------------
@@ -320,12 +373,11 @@ def test_manifests_agree_with_the_image(overlay, prod_image, image_config, healt
             patience = live["periodSeconds"] * live["failureThreshold"]
             assert patience >= seconds(health["Interval"]) * health["Retries"]
             # SIGTERM comes after preStop; gunicorn then needs its graceful timeout, read by
-            # gunicorn itself from the image's config with the pod's environment.
-            config = docker(
-                "run", "--rm", "--network", "none", "--read-only",
-                *(a for k, v in env.items() for a in ("-e", f"{k}={v}")),
-                prod_image, *command, "--print-config",
-            ).stdout  # fmt: skip
+            # gunicorn itself from the image's config, run as the pod (its environment, and
+            # its volumes: the settings check reads the password file).
+            with contextlib.ExitStack() as volumes:
+                args = docker_run_args(pod, container, prod_image, env, volumes, SECRETS)
+                config = docker("run", "--rm", *args, prod_image, *command, "--print-config").stdout
             graceful = int(re.search(r"^graceful_timeout\s*=\s*(\d+)", config, re.M)[1])
             pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
             grace = pod["terminationGracePeriodSeconds"]
@@ -342,7 +394,7 @@ def test_every_path_the_app_writes_is_a_volume(overlay, prod_image, request):
         writable = copy.deepcopy(container)
         writable["securityContext"]["readOnlyRootFilesystem"] = False
         env = pod_env(container, objects, secrets)
-        with run_as_pod(prod_image, pod, writable, env, net) as started:
+        with run_as_pod(prod_image, pod, writable, env, net, secrets) as started:
             until_probe_succeeds(container["startupProbe"], container, started)
             port = container_port(container, "http")
             base = f"http://127.0.0.1:{started.ports[port]}"
@@ -350,7 +402,9 @@ def test_every_path_the_app_writes_is_a_volume(overlay, prod_image, request):
             assert http("GET", f"{base}/api/notes").status == 200
             changed = docker("diff", started.name).stdout.split("\n")
         written = [line.split(" ", 1)[1] for line in changed if line[:1] in ("A", "C")]
-        outside = [p for p in written if not under(p, list(mounts(pod, container)))]
+        mounted = list(mounts(pod, container))
+        # The runtime makes the folders a mount point needs (/run/secrets for a Secret).
+        outside = [p for p in written if not under(p, mounted) and not holds_a_mount(p, mounted)]
         assert outside == [], f"written outside the pod's volumes: {outside}"
 
 
@@ -360,7 +414,7 @@ def test_the_image_runs_as_the_pod_spec_says(overlay, prod_image, request):
     secrets, net = pod_database(overlay, request)
     for _, pod, container in serving(objects):
         env = pod_env(container, objects, secrets)
-        with run_as_pod(prod_image, pod, container, env, net) as started:
+        with run_as_pod(prod_image, pod, container, env, net, secrets) as started:
             # The kubelet's order: the startup probe until it passes, then the others.
             answer, attempts = until_probe_succeeds(container["startupProbe"], container, started)
             assert answer.seconds < container["startupProbe"]["timeoutSeconds"]
@@ -391,6 +445,7 @@ def test_the_image_runs_as_the_pod_spec_says(overlay, prod_image, request):
             assert status["Seccomp"] == "2", "no seccomp filter"
             touch = docker("exec", started.name, "touch", "/app/x", check=False)
             assert "Read-only file system" in touch.stderr
+            assert_no_secret_shows(started.name, secrets)
             # Stop as the kubelet does after preStop: SIGTERM, then SIGKILL when the rest of
             # the grace period is over. A clean exit well within it.
             left = (
@@ -497,10 +552,14 @@ def test_the_migration_job_migrates_as_its_pod_spec_says(prod_image, request):
     pod = job["spec"]["template"]["spec"]
     [container] = pod["containers"]
     env = pod_env(container, objects, secrets)
-    with run_as_pod(prod_image, pod, container, env, net) as started:
+    with run_as_pod(prod_image, pod, container, env, net, secrets) as started:
         code = docker("wait", started.name, timeout=120).stdout.strip()
         logs = docker("logs", started.name)
+        shown = docker("inspect", started.name).stdout
     assert code == "0", describe(logs)
     assert "berth: database at the newest revision" in logs.stdout, describe(logs)
     db = request.getfixturevalue("database")
     assert db.sql("SHOW TABLES").split() == ["alembic_version", "notes"]
+    assert db.password not in logs.stdout + logs.stderr + shown
+    server_logs = docker("logs", db.name)
+    assert db.password not in server_logs.stdout + server_logs.stderr

@@ -39,6 +39,14 @@ SHELL_SETTINGS = (
     "MAX_BODY_BYTES",
     "PYTHON_VERSION",
     "DATA_DIR",
+    "DATABASE_HOST",
+    "DATABASE_USER",
+    "DATABASE_NAME",
+    "DATABASE_PASSWORD_FILE",
+    "MARIADB_USER",
+    "MARIADB_DATABASE",
+    "MARIADB_PASSWORD",
+    "MARIADB_PASSWORD_FILE",
 )
 
 
@@ -109,16 +117,29 @@ class ComposeStack:
         assert result.returncode == 0, describe(result)
         return json.loads(result.stdout)["name"]
 
-    def container(self) -> str:
-        result = self.compose("ps", "-q", SERVICE, timeout=60)
+    def container(self, service: str = SERVICE) -> str:
+        result = self.compose("ps", "-q", service, timeout=60)
         ids = result.stdout.split()
         assert result.returncode == 0, describe(result)
         assert len(ids) == 1, describe(result)
         return ids[0]
 
-    def logs(self) -> str:
-        result = self.compose("logs", "--no-color", SERVICE, timeout=60)
+    def logs(self, *services: str) -> str:
+        """The logs of `services` (default: the app's)."""
+        result = self.compose("logs", "--no-color", *(services or (SERVICE,)), timeout=60)
         return result.stdout + result.stderr
+
+    def sql(self, statement: str) -> str:
+        """SQL as the app's user on the `db` service, with the password file both services
+        read (as `make db-shell` logs in); its tab-separated output."""
+        result = self.compose(
+            "exec", "-T", "db", "sh", "-c",
+            'MYSQL_PWD="$(cat "$MARIADB_PASSWORD_FILE")" '
+            'exec mariadb -N -B -r -u "$MARIADB_USER" "$MARIADB_DATABASE" -e "$0"', statement,
+            timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, describe(result)
+        return result.stdout.rstrip("\n")
 
     def exec(self, *command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """A command in the running container as the dev user, as a VS Code terminal runs it."""
@@ -135,6 +156,17 @@ class ComposeStack:
     def target(self) -> ServiceTarget:
         """The stack as an editor on the host sees it (tools.harness.editors)."""
         return ServiceTarget(self.url, self.debugpy_port, self.workspace, self.logs, self.exec)
+
+
+def dotenv_line(name: str, value: str) -> str:
+    """`NAME=value` as a .env file must hold it for compose, whatever the characters
+    (.env.example tells users the same): in single quotes everything is literal; a value with
+    a single quote goes in double quotes, where \\ " and $ are escaped (and a newline is \\n)."""
+    if "'" not in value and "\n" not in value:
+        return f"{name}='{value}'\n"
+    for char, escape in (("\\", "\\\\"), ('"', '\\"'), ("$", "$$"), ("\n", "\\n")):
+        value = value.replace(char, escape)
+    return f'{name}="{value}"\n'
 
 
 def stack_env(**settings: str) -> dict[str, str]:

@@ -171,6 +171,21 @@ def mounts(pod: dict, container: dict) -> dict[str, dict]:
     return {m["mountPath"]: volumes[m["name"]] for m in container.get("volumeMounts", [])}
 
 
+def secret_key(pod: dict, container: dict, path: str) -> tuple[str, str] | None:
+    """(Secret, key) whose value the file at `path` holds in this container, or None when no
+    Secret volume puts a file there."""
+    for mount_path, volume in mounts(pod, container).items():
+        inside = os.path.relpath(path, mount_path)
+        if "secret" not in volume or inside.startswith(".."):
+            continue
+        source = volume["secret"]
+        items = source.get("items")
+        keys = {i["path"]: i["key"] for i in items} if items is not None else {inside: inside}
+        if inside in keys:
+            return source["secretName"], keys[inside]
+    return None
+
+
 def under(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
@@ -263,7 +278,52 @@ class PodContainer:
     docker_args: list[str] = field(default_factory=list)
 
 
-def _kubelet_volume(volume: dict, fs_group: int | None, image: str) -> str:
+def secret_files(volume: dict, secrets: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The files of a Secret volume (path in the volume -> content): every key of the Secret,
+    or the `items` it lists."""
+    source = volume["secret"]
+    name = source["secretName"]
+    assert name in secrets, f"Secret {name!r} is not in the manifests: give its values"
+    data = secrets[name]
+    if "items" not in source:
+        return dict(data)
+    return {item["path"]: data[item["key"]] for item in source["items"]}
+
+
+# Writes a Secret volume as the kubelet's AtomicWriter lays it out (the files in a timestamped
+# folder, `..data` a link to it, each top-level name a link through `..data`), then gives it
+# to the pod's fsGroup as SetVolumeOwnership does for a read-only volume. Data on stdin.
+_ATOMIC_WRITER = """
+import json, os, sys
+spec = json.load(sys.stdin)
+root, stamp, gid = "/v", "..2030_01_01_00_00_00.000000001", spec["gid"]
+os.mkdir(os.path.join(root, stamp), 0o755)
+for path, (text, mode) in spec["files"].items():
+    target = os.path.join(root, stamp, path)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(target, mode)
+os.symlink(stamp, os.path.join(root, "..data"))
+for top in {path.split("/")[0] for path in spec["files"]}:
+    os.symlink(os.path.join("..data", top), os.path.join(root, top))
+os.chmod(root, 0o777)
+if gid is not None:
+    for folder, names, files in os.walk(root):
+        for entry in [folder] + [os.path.join(folder, n) for n in names + files]:
+            os.lchown(entry, -1, gid)
+            if not os.path.islink(entry):
+                extra = 0o2550 if os.path.isdir(entry) else 0o440
+                os.chmod(entry, os.stat(entry).st_mode | extra)
+"""
+
+
+def _kubelet_volume(
+    volume: dict,
+    fs_group: int | None,
+    image: str,
+    secrets: Mapping[str, Mapping[str, str]],
+) -> str:
     """A Docker volume that starts as the kubelet would give the pod volume to the container.
 
     Docker's own tmpfs mounts will not do: runc gives a tmpfs the mode of the image folder it
@@ -272,10 +332,27 @@ def _kubelet_volume(volume: dict, fs_group: int | None, image: str) -> str:
     - PVC: a fresh, root-owned volume (0755), not seeded from the image (the image's /data
       belongs to the app user; a new PersistentVolume does not);
     - with the pod's fsGroup, the kubelet gives the volume's root to that group, group-writable
-      and setgid.
+      and setgid;
+    - Secret: the Secret's files, root's, with their modes, laid out as the kubelet writes them
+      (the content goes in on stdin, never on a command line), group-readable for the fsGroup;
+      the container mounts it read-only.
     Mount it with volume-nocopy, so Docker copies nothing from the image into it.
     """
     name = unique("berth-test-vol")
+    if "secret" in volume:
+        default = volume["secret"].get("defaultMode", 0o644)
+        modes = {i["path"]: i.get("mode", default) for i in volume["secret"].get("items", [])}
+        files = {
+            path: (text, modes.get(path, default))
+            for path, text in secret_files(volume, secrets).items()
+        }
+        docker("volume", "create", name)
+        docker(
+            "run", "--rm", "-i", "--network", "none", "--user", "0", "--entrypoint", "python",
+            "--mount", f"type=volume,src={name},dst=/v,volume-nocopy", image, "-c", _ATOMIC_WRITER,
+            input=json.dumps({"files": files, "gid": fs_group}),
+        )  # fmt: skip
+        return name
     if "emptyDir" in volume:
         mode = 0o2777 if fs_group is not None else 0o777
         if volume["emptyDir"].get("medium") == "Memory":
@@ -291,7 +368,9 @@ def _kubelet_volume(volume: dict, fs_group: int | None, image: str) -> str:
     elif "persistentVolumeClaim" in volume:
         prepare = "true"
     else:
-        raise AssertionError(f"volume {volume['name']}: only emptyDir and PVC are emulated here")
+        raise AssertionError(
+            f"volume {volume['name']}: only emptyDir, PVC and Secret are emulated here"
+        )
     if fs_group is not None:
         prepare += f" && chgrp {fs_group} /v && chmod g+rwxs /v"
     docker("volume", "create", name)
@@ -310,8 +389,10 @@ def docker_run_args(
     image: str,
     env: Mapping[str, str],
     volumes: contextlib.ExitStack,
+    secrets: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
-    """`docker run` flags that give the container what the pod spec gives it."""
+    """`docker run` flags that give the container what the pod spec gives it (`secrets`: the
+    values of the Secrets its volumes name)."""
     user = security(pod, container, "runAsUser")
     group = security(pod, container, "runAsGroup")
     fs_group = pod.get("securityContext", {}).get("fsGroup")
@@ -342,10 +423,16 @@ def docker_run_args(
         args += ["-e", f"{key}={value}"]
     for port in container.get("ports", []):
         args += ["-p", f"127.0.0.1::{port['containerPort']}"]
-    for path, volume in mounts(pod, container).items():
-        name = _kubelet_volume(volume, fs_group, image)
+    by_name = {v["name"]: v for v in pod.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        volume = by_name[mount["name"]]
+        name = _kubelet_volume(volume, fs_group, image, secrets or {})
         volumes.callback(docker, "volume", "rm", "-f", name, check=False)
-        args += ["--mount", f"type=volume,src={name},dst={path},volume-nocopy"]
+        spec = f"type=volume,src={name},dst={mount['mountPath']},volume-nocopy"
+        # The kubelet mounts a Secret read-only whatever the mount says.
+        if mount.get("readOnly") or "secret" in volume:
+            spec += ",readonly"
+        args += ["--mount", spec]
     if "workingDir" in container:
         args += ["-w", container["workingDir"]]
     if "command" in container:
@@ -355,15 +442,21 @@ def docker_run_args(
 
 @contextlib.contextmanager
 def run_as_pod(
-    image: str, pod: dict, container: dict, env: Mapping[str, str], network: str | None = None
+    image: str,
+    pod: dict,
+    container: dict,
+    env: Mapping[str, str],
+    network: str | None = None,
+    secrets: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[PodContainer]:
     """Start the container as the pod spec says (user, groups, read-only root, capabilities,
-    no privilege escalation, limits, env, a volume per emptyDir or PVC, made as the kubelet
-    makes them), with its ports on 127.0.0.1; removed with its volumes on exit. `network`: a
-    Docker network with the services the pod reaches by name (its database server)."""
+    no privilege escalation, limits, env, a volume per emptyDir, PVC or Secret, made as the
+    kubelet makes them), with its ports on 127.0.0.1; removed with its volumes on exit.
+    `network`: a Docker network with the services the pod reaches by name (its database
+    server); `secrets`: the values of the Secrets the pod mounts."""
     name = unique("berth-test-pod")
     with contextlib.ExitStack() as stack:
-        args = docker_run_args(pod, container, image, env, stack)
+        args = docker_run_args(pod, container, image, env, stack, secrets)
         if network:
             args = ["--network", network, *args]
         if "command" in container:

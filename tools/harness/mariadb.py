@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from .commands import unique
 from .docker import container, docker, published_port, wait_for_health
@@ -31,21 +33,36 @@ class MariaDB:
     name: str
     port: int  # on 127.0.0.1
     network: str | None
+    password: str = PASSWORD  # the app's user's
 
-    def url(self, password: str = PASSWORD, database: str = DATABASE) -> str:
-        """The URL for a process on this machine (through the published port)."""
-        return f"mysql+pymysql://{USER}:{password}@127.0.0.1:{self.port}/{database}"
+    def url(self, password: str | None = None, database: str = DATABASE) -> str:
+        """The URL for a process on this machine (through the published port), its password
+        percent-encoded as a URL must carry it."""
+        secret = quote(self.password if password is None else password, safe="")
+        return f"mysql+pymysql://{USER}:{secret}@127.0.0.1:{self.port}/{database}"
 
-    def network_url(self, password: str = PASSWORD) -> str:
+    def network_url(self, password: str | None = None) -> str:
         """The URL for a container on the same Docker network (the server's name as host)."""
-        return f"mysql+pymysql://{USER}:{password}@{self.name}:3306/{DATABASE}"
+        secret = quote(self.password if password is None else password, safe="")
+        return f"mysql+pymysql://{USER}:{secret}@{self.name}:3306/{DATABASE}"
 
     def sql(self, statement: str) -> str:
         """Run SQL as the app's user with the image's client; returns its tab-separated output."""
         return docker(
-            "exec", "-e", f"MYSQL_PWD={PASSWORD}", self.name,
-            "mariadb", "-u", USER, "-N", "-B", DATABASE, "-e", statement,
+            "exec", "-e", f"MYSQL_PWD={self.password}", self.name,
+            "mariadb", "-u", USER, "-N", "-B", "-r", DATABASE, "-e", statement,
         ).stdout  # fmt: skip
+
+    def with_password(self, password: str) -> MariaDB:
+        """The app's user gets a new password, set with the image's client as the entrypoint
+        sets the first one (the client sends UTF-8)."""
+        self.sql(f"SET PASSWORD = PASSWORD({sql_string(password)})")
+        return dataclasses.replace(self, password=password)
+
+
+def sql_string(value: str) -> str:
+    """A MariaDB string literal (backslash escapes are on by default)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def empty(url: str) -> None:
@@ -73,19 +90,26 @@ def network() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mariadb(network_name: str | None = None, *, timeout: float = 120) -> Iterator[MariaDB]:
+def mariadb(
+    network_name: str | None = None,
+    *,
+    password: str = PASSWORD,
+    aliases: tuple[str, ...] = (),
+    timeout: float = 120,
+) -> Iterator[MariaDB]:
     """Start a fresh server (data in an anonymous volume, removed with it) and wait until it
-    is healthy."""
+    is healthy. `aliases`: more names it answers to on `network_name` (a deployment's host)."""
     args = [
         *HEALTH,
         "-e", "MARIADB_RANDOM_ROOT_PASSWORD=1",
         "-e", f"MARIADB_DATABASE={DATABASE}",
         "-e", f"MARIADB_USER={USER}",
-        "-e", f"MARIADB_PASSWORD={PASSWORD}",
+        "-e", f"MARIADB_PASSWORD={password}",
         "-p", "127.0.0.1::3306",
     ]  # fmt: skip
     if network_name:
         args += ["--network", network_name]
+        args += [arg for alias in aliases for arg in ("--network-alias", alias)]
     with container(IMAGE, *args, name=unique("berth-test-db")) as name:
         status, waited = wait_for_health(name, timeout=timeout)
         if status != "healthy":
@@ -93,4 +117,4 @@ def mariadb(network_name: str | None = None, *, timeout: float = 120) -> Iterato
             raise AssertionError(f"{IMAGE} not healthy after {waited:.0f} s:\n{logs.stderr}")
         host, port = published_port(name, 3306)
         assert host == "127.0.0.1", f"3306 published on {host}, not loopback"
-        yield MariaDB(name, port, network_name)
+        yield MariaDB(name, port, network_name, password)

@@ -29,6 +29,7 @@ COPY_IGNORE = shutil.ignore_patterns(
     "instance",
     "results",
     ".env",
+    "secrets",
 )
 
 
