@@ -40,7 +40,8 @@ def test_a_response_to_a_client_that_has_gone_is_dropped(monkeypatch):
 
     debugpy_fixes.drop_responses_to_gone_clients()
     request.respond({})
-    assert request.response is not None and request.response.body == {}
+    assert request.response is not None
+    assert request.response.body == {}
     failed = messaging.Request(channel, 7, "attach", messaging.MessageDict(None, {}))
     failed.respond(RuntimeError("set-up failed"))  # cant_handle() answers this way
     assert isinstance(failed.response.body, RuntimeError)
