@@ -1,18 +1,22 @@
-"""The process that serves the app: Werkzeug's server on the dev server's socket, and Werkzeug's
-file watcher, which ends this process with exit code 3 on a change so that the dev server
-(``dev.supervisor``) lets the next one serve.
+"""The app process: it serves the app with Werkzeug's server on the supervisor's socket, and
+Werkzeug's file watcher ends it with exit code 3 on a change, so that the supervisor
+(``dev.supervisor``) hands over to the next one. Only app processes watch files: this module
+is the one definition of what triggers a reload (``watcher()``).
 
 Each starts as a standby: it preloads the libraries the app needs (``dev.preload``), then waits
-for the dev server's word before it imports the app, so that a reload only costs importing the
-app itself. What the dev server and an app process tell each other, besides Werkzeug's own
+for its go before it imports the app, so that a reload only costs importing the app itself.
+What the supervisor and an app process tell each other, besides Werkzeug's own
 ``WERKZEUG_RUN_MAIN`` and ``WERKZEUG_SERVER_FD`` (the listening socket):
 
-- ``BERTH_GO_FD``, a pipe from the dev server: one byte means "serve now"; its end means the dev
-  server is gone;
-- ``BERTH_LOADED_FD``, a pipe to the dev server: one byte when the app is loaded (or failed to
-  load: the error app serves), the moment the dev server starts the next standby, so that it
-  does not slow this one's start;
-- ``BERTH_MODULES`` (``dev.preload``): the file of learned library names.
+- ``BERTH_GO_FD``, the go pipe from the supervisor: one byte means "serve now"; its end means
+  the supervisor is gone;
+- ``BERTH_LOADED_FD``, the loaded pipe to the supervisor: one byte once the app is loaded (or
+  failed to load, and the error app serves); the supervisor then starts the next standby, so
+  that it does not slow this one's start;
+- ``BERTH_MODULES`` (``dev.preload``): the file of learned library names;
+- ``BERTH_EXITED``: set when the app process before this one died (a crash, ``os._exit``):
+  this one does not import the app, it answers every request with a JSON 500 that says so,
+  and waits for a change like any other.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sysconfig
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from dev import exit_now, preload, say
@@ -34,6 +38,7 @@ from dev.settings import Settings
 
 GO_FD_ENV = "BERTH_GO_FD"
 LOADED_FD_ENV = "BERTH_LOADED_FD"
+EXITED_ENV = "BERTH_EXITED"
 APP_PACKAGE = "app"
 # Folders whose contents never trigger a reload.
 EXCLUDED_DIRS = (
@@ -50,28 +55,35 @@ EXCLUDED_DIRS = (
 DRAIN_TIMEOUT = 1.0  # seconds requests in progress get to finish before a reload
 
 
-def serve(settings: Settings, root: Path) -> None:
+def run(settings: Settings, root: Path) -> None:
+    """The app process, from standby to exit: exit code 3 after a change, 0 when stopped."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     _exit_when_orphaned()
-    preload.finish()
+    exited = os.environ.pop(EXITED_ENV, None)
+    if exited is None:
+        preload.finish()
     from werkzeug.serving import make_server
 
     go = os.environ.pop(GO_FD_ENV, None)
     if go is not None and not os.read(int(go), 1):
-        exit_now(0)  # the dev server is gone
+        exit_now(0)  # the supervisor is gone
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     start, before = time.perf_counter(), frozenset(sys.modules)
     app, server, loaded = None, None, 0
     try:
         with watcher(settings, root) as watching:  # before the import: see watcher()
-            wsgi, ok = load_app(settings.flask_debug)
+            if exited is None:
+                wsgi, ok = load_app(settings.flask_debug)
+            else:
+                message = f"the app process exited with {exited}; save a file to restart it"
+                wsgi, ok = error_app(message), False
             app, loaded = InFlight(wsgi), len(sys.modules)
             if ok:
                 _say_loaded(root, time.perf_counter() - start, before)
                 preload.learn(root)
             server = make_server(
-                "0.0.0.0",  # noqa: S104 - the socket is the dev server's; this only names it
+                "0.0.0.0",  # noqa: S104 - the socket is the supervisor's; this only names it
                 settings.port,
                 app,
                 threaded=True,
@@ -86,7 +98,7 @@ def serve(settings: Settings, root: Path) -> None:
     finally:
         if server is not None:
             server.server_close()
-    # This process's copy of the socket is closed: new connections wait in the dev server's copy.
+    # This process's copy of the socket is closed: new connections wait in the supervisor's.
     if app is not None:
         if len(sys.modules) > loaded:
             preload.learn(root)  # again: serving requests imported more
@@ -97,7 +109,7 @@ def serve(settings: Settings, root: Path) -> None:
 def _report_loaded() -> None:
     fd = os.environ.pop(LOADED_FD_ENV, None)
     if fd is not None:
-        with contextlib.suppress(OSError):  # the dev server is gone; the orphan watch ends us
+        with contextlib.suppress(OSError):  # the supervisor is gone; the orphan watch ends us
             os.write(int(fd), b"1")
         os.close(int(fd))
 
@@ -135,7 +147,7 @@ def load_app(debug: bool) -> tuple[Callable, bool]:
         traceback.print_exc()
         summary = "".join(traceback.format_exception_only(exc)).strip()
         say(f"app failed to load: {summary}; waiting for a change to reload")
-        return _error_app(summary), False
+        return error_app(f"app failed to load: {summary}"), False
 
 
 def _say_loaded(root: Path, seconds: float, before: frozenset[str]) -> None:
@@ -150,20 +162,24 @@ def _say_loaded(root: Path, seconds: float, before: frozenset[str]) -> None:
     )
 
 
-def _error_app(summary: str) -> Callable:
-    # The app's own error shape (app/errors.py), so API clients see a familiar 500.
-    error = {"status": 500, "message": "app failed to load (see the dev server log)"}
-    body = json.dumps({"error": {**error, "detail": summary}}).encode()
+def error_app(detail: str) -> Callable:
+    """A JSON 500 for every request, in the app's own error shape (app/errors.py), so that API
+    clients see a familiar answer; with its length, so that it is whole before a reload."""
+    error = {"status": 500, "message": "the app is not running (see the dev server log)"}
+    body = json.dumps({"error": {**error, "detail": detail}}).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
 
-    def error_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json")])
+    def serve_error(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        start_response("500 INTERNAL SERVER ERROR", headers)
         return [body]
 
-    return error_app
+    return serve_error
 
 
 class InFlight:
-    """WSGI middleware counting requests in progress, so that a reload lets them finish."""
+    """WSGI middleware counting requests in progress, so that a reload lets them finish. A
+    request counts until the server closes its response (WSGI's ``close()``), which it does
+    after the last byte, so that a reload never cuts an answer short."""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
@@ -174,20 +190,39 @@ class InFlight:
         with self.idle:
             self.count += 1
         try:
-            body = self.app(environ, start_response)
-            try:
-                yield from body
-            finally:
-                if hasattr(body, "close"):
-                    body.close()
-        finally:
-            with self.idle:
-                self.count -= 1
-                self.idle.notify_all()
+            return _Counted(self, self.app(environ, start_response))
+        except BaseException:
+            self.done()
+            raise
+
+    def done(self) -> None:
+        with self.idle:
+            self.count -= 1
+            self.idle.notify_all()
 
     def wait_idle(self, timeout: float) -> None:
         with self.idle:
             self.idle.wait_for(lambda: self.count == 0, timeout)
+
+
+class _Counted:
+    """A response body that tells ``InFlight`` when the server has closed it."""
+
+    def __init__(self, requests: InFlight, body: Iterable[bytes]) -> None:
+        self.requests, self.body, self.closed = requests, body, False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.requests.done()
 
 
 def _exit_when_orphaned() -> None:

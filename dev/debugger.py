@@ -62,14 +62,14 @@ class Debugger:
         debugpy.listen(("0.0.0.0", self.port))  # noqa: S104 - in a container; published on loopback
         debugpy_fixes.nodelay_sends()
         debugpy_fixes.preimport_in_children(str(self.root), PREIMPORT_MODULE)
-        self.adapter_pid = find_adapter(self.port)
+        self.adapter_pid = debugpy_fixes.adapter_pid(self.port)
 
     def wait_for_client(self) -> None:
         import debugpy
 
         debugpy.wait_for_client()
 
-    def trouble(self) -> str | None:
+    def lost(self) -> str | None:
         """Why editors can no longer attach (the adapter exited or stopped accepting), or None.
         A wedged adapter is killed here, so that it frees the port."""
         pid = self.adapter_pid
@@ -87,22 +87,6 @@ class Debugger:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         return "the debug adapter stopped accepting connections"
-
-
-def find_adapter(port: int) -> int | None:
-    """The pid of the adapter debugpy.listen() started for ``port`` (it daemonizes)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if "--for-server" in args and "--port" in args:
-            with contextlib.suppress(IndexError):
-                if args[args.index("--port") + 1] == str(port):
-                    return int(entry.name)
-    return None
 
 
 def alive(pid: int) -> bool:

@@ -1,19 +1,28 @@
-"""Workarounds for debugpy bugs: every use of debugpy's internals in berth is in this module.
+"""Workarounds for debugpy bugs, and every other use of debugpy's internals in berth.
 
 Each fix was written against debugpy ``TESTED_WITH``. Each one checks that the internals it
 replaces still exist and does nothing otherwise; ``stale()`` names what no longer fits (a newer
 version, a renamed internal) and a unit test fails on it, so an upgrade gets looked at. What each
 bug is, and the text of an upstream report, is in docs/debugger.md.
+
+Besides the fixes, berth relies on three more things debugpy does not document, each here:
+the adapter's command line (``adapter_pid``), pydevd's replacement of ``os.execv`` (``execv``)
+and pydevd's preimport hook (``preimport_in_children``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 TESTED_WITH = "1.8.22"
+# The real os.execv, taken before debugpy listens: pydevd then replaces it, to inject itself
+# into the new program, which must not happen to a restart in place.
+execv = os.execv
 
 
 def _internals() -> dict[str, Callable[[], object]]:
@@ -51,6 +60,22 @@ def _internals() -> dict[str, Callable[[], object]]:
 
         return main
 
+    def adapter_command_line():
+        import inspect
+
+        from debugpy.adapter import __main__ as adapter
+
+        source = inspect.getsource(adapter._parse_argv)
+        if '"--for-server"' not in source or '"--port"' not in source:
+            raise AttributeError("the adapter no longer takes --for-server and --port")
+        return adapter._parse_argv
+
+    def execv_replaced():
+        import debugpy._vendored.force_pydevd  # noqa: F401
+        from _pydev_bundle import pydev_monkey
+
+        return pydev_monkey.patch_new_process_functions, pydev_monkey.create_execv
+
     def request_respond():
         from debugpy.common import messaging
 
@@ -86,6 +111,8 @@ def _internals() -> dict[str, Callable[[], object]]:
         "pydevd NetCommand.send": net_command_send,
         "pydevd PydevdCustomization.PREIMPORT": preimport,
         "debugpy.adapter.__main__.main": adapter_main,
+        "the adapter's --for-server and --port": adapter_command_line,
+        "pydevd's os.execv (pydev_monkey.create_execv)": execv_replaced,
         "debugpy.common.messaging.Request.respond": request_respond,
         "debugpy.adapter.clients.Client.notify_of_subprocess": notify_of_subprocess,
         "debugpy.adapter.servers.Connection.authenticate": server_connections,
@@ -288,7 +315,24 @@ def run_adapter() -> None:
     main()
 
 
-# -- debugged processes (the dev server and each app process) --------------------------------------
+def adapter_pid(port: int) -> int | None:
+    """The pid of the adapter ``debugpy.listen()`` started for ``port``, from its command line
+    (it daemonizes, so it is nobody's known child)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "--for-server" in args and "--port" in args:
+            with contextlib.suppress(IndexError):
+                if args[args.index("--port") + 1] == str(port):
+                    return int(entry.name)
+    return None
+
+
+# -- debugged processes (the supervisor and each app process) -----------------------------------
 
 
 def nodelay_sends() -> None:

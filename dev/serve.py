@@ -32,7 +32,7 @@ def main() -> None:
     if os.environ.get("WERKZEUG_RUN_MAIN") == "true":
         from dev import app_process
 
-        app_process.serve(settings, root)
+        app_process.run(settings, root)
         return
     if settings.debugpy and sys._xoptions.get("frozen_modules") != "off":
         os.execv(sys.executable, command(True))  # noqa: S606 - the same interpreter, once

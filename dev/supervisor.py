@@ -1,15 +1,18 @@
-"""The dev server's outer process: it holds the HTTP socket and the debugger, runs the app in a
-child process (``dev.app_process``), and starts a new one after every reload.
+"""The supervisor: the dev server's outer process. It holds the HTTP socket and the debugger,
+runs the app in an app process (``dev.app_process``), and hands over to the next one after
+every reload.
 
 It never serves a request itself, so nothing the app or an editor does can take it down:
-- a reload: the app process exits with ``RELOAD_EXIT`` and the standby takes over: a next app
+- a reload: the app process exits with ``RELOAD_EXIT`` and the standby takes over: the next app
   process, started once the last one had loaded the app, with the libraries the app uses
-  imported (``dev.preload``; and, when an editor is attached, already attached to it), waiting
-  to import the app. All share one socket, so requests made meanwhile wait in the backlog
+  preloaded (``dev.preload``; and, when an editor is attached, already attached to it),
+  waiting for its go. All share one socket, so requests made meanwhile wait in the backlog
   instead of failing;
-- an app process that dies any other way (a crash, ``os._exit``): it waits for the next edit;
-- a debug adapter that exits or stops accepting editors: it restarts itself in place (same
-  PID, same HTTP socket) with a fresh ``debugpy.listen``, which a process can only call once;
+- an app process that dies any other way (a crash, ``os._exit``): the next one answers every
+  request with a JSON 500 that says so, until a change;
+- a debug adapter that exits or stops accepting editors (the debugger is lost): it restarts
+  itself in place (same PID, same HTTP socket) with a fresh ``debugpy.listen``, which a process
+  can only call once;
 - new pins in requirements*.txt: it syncs the venv while the app serves, then starts a new app
   process on it (``dev.dependencies``);
 - orphans: it is a child subreaper (and PID 1 without ``init``), and reaps every child.
@@ -31,8 +34,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dev import exit_now, say
-from dev.app_process import EXCLUDED_DIRS, GO_FD_ENV, LOADED_FD_ENV
+from dev import debugpy_fixes, exit_now, say
+from dev.app_process import EXITED_ENV, GO_FD_ENV, LOADED_FD_ENV
 from dev.debugger import Debugger
 from dev.dependencies import Pins
 from dev.preload import MODULES_ENV
@@ -41,8 +44,7 @@ from dev.settings import Settings
 RELOAD_EXIT = 3  # Werkzeug's reloader ends the app process with 3 when a file changed
 HTTP_FD_ENV = "BERTH_HTTP_FD"  # the HTTP socket, kept across a restart in place
 STOP_TIMEOUT = 1.5  # seconds an app process gets to finish after SIGTERM
-# The real os.execv: once debugpy listens, pydevd replaces it to inject itself into new programs.
-_execv = os.execv
+POLL = 0.5  # seconds between looks at the pins and the debugger, whatever else happens
 
 
 class Supervisor:
@@ -55,12 +57,13 @@ class Supervisor:
         self.debugger = debugger
         self.pins = Pins(root)
         self.sock: socket.socket | None = None
-        self.child: AppProcess | None = None
+        self.current: AppProcess | None = None  # the app process that serves
         self.standby: AppProcess | None = None
         self.stopping = False
-        self.trouble: str | None = None
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
+        self.debugger_lost: str | None = None  # why editors can no longer attach
+        # Signals, exited children and the debugger watch all wake _wait() through this pipe.
+        self._wakeup_r, self._wakeup_w = os.pipe()
+        os.set_blocking(self._wakeup_w, False)
 
     # -- the main loop -----------------------------------------------------------------------------
 
@@ -79,52 +82,48 @@ class Supervisor:
         if self.debugger is not None and self.settings.debugpy_wait:
             self.debugger.wait_for_client()
             say("debugger attached")
+        exited: int | None = None
         while True:
-            self._serve_next()
-            code = self._serve()
-            if code not in (RELOAD_EXIT, None):
+            self._hand_over(exited)
+            code = self._run_app()
+            exited = None if code in (RELOAD_EXIT, None) else code
+            if exited is not None:
                 say(f"app process exited with {code}; waiting for a file change to restart")
-                edited = changed_since(snapshot(self.root), self.root)
-                self._wait(lambda edited=edited: edited() or self.pins.changed(), poll=0.5)
-                self._stop_or_restart()
-                if self.pins.changed():
-                    self.pins.apply(lambda: self.stopping)
-                    self._stop_or_restart()
 
-    def _serve(self) -> int | None:
+    def _run_app(self) -> int | None:
         """Until the app process exits (its exit code), or new pins were synced and it was
         stopped, with the standby, to restart on them (None). Pins that fail to sync leave it
         serving. A standby is started once the app process has loaded the app."""
         while True:
             pending = self.standby is None
             self._wait(
-                lambda pending=pending: (
-                    self.child.exited() or self.pins.changed() or (pending and self.child.loaded())
-                ),
-                poll=0.5,
-                fds=lambda pending=pending: [self.child.loaded_fd] if pending else [],
+                lambda pending=pending: self.current.exited()
+                or self.pins.changed()
+                or (pending and self.current.loaded()),
+                fds=lambda pending=pending: [self.current.loaded_fd] if pending else [],
             )
             self._stop_or_restart()
-            if self.child.exited():
-                return self.child.returncode
+            if self.current.exited():
+                return self.current.returncode
             if self.pins.changed():
                 if self.pins.apply(lambda: self.stopping):
-                    self._stop_app()
+                    self._stop_apps()
                     self._stop_or_restart()
                     return None
                 continue
-            if pending and self.child.loaded():
+            if pending and self.current.loaded():
                 self.standby = self._start_app()
 
-    def _serve_next(self) -> None:
-        """The standby starts serving; without a (live) one, a new app process does."""
-        standby, self.standby = self.standby, None
-        if standby is not None and standby.exited():
-            standby = None  # it died waiting
-        if standby is None:
-            standby = self._start_app()
-        self.child = standby
-        standby.activate()
+    def _hand_over(self, exited: int | None) -> None:
+        """The standby gets its go; without a (live) one, a new app process does. After an app
+        process died (``exited``), a new one says so until a change, and the standby waits on."""
+        if exited is not None:
+            self.current = self._start_app(exited)
+        else:
+            standby, self.standby = self.standby, None
+            live = standby is not None and not standby.exited()
+            self.current = standby if live else self._start_app()
+        self.current.go()
 
     def _banner(self) -> str:
         s = self.settings
@@ -137,7 +136,7 @@ class Supervisor:
             f"reloader {reloader} (interval {s.reload_interval:g}s), root {self.root}"
         )
 
-    def _start_app(self) -> AppProcess:
+    def _start_app(self, exited: int | None = None) -> AppProcess:
         fd = self.sock.fileno()
         go_r, go_w = os.pipe()
         loaded_r, loaded_w = os.pipe()
@@ -147,6 +146,8 @@ class Supervisor:
             WERKZEUG_SERVER_FD=str(fd),
             **{GO_FD_ENV: str(go_r), LOADED_FD_ENV: str(loaded_w)},
         )
+        if exited is not None:
+            env[EXITED_ENV] = str(exited)
         try:
             popen = subprocess.Popen(self.command, env=env, pass_fds=(fd, go_r, loaded_w))  # noqa: S603
         finally:
@@ -154,44 +155,44 @@ class Supervisor:
             os.close(loaded_w)
         return AppProcess(popen, go_w, loaded_r)
 
-    # -- waiting: child exits, signals and the debugger watch all wake the same pipe ---------------
+    # -- waiting ---------------------------------------------------------------------------------
 
     def _handle_signals(self) -> None:
         def stop(signum, frame):
             self.stopping = True
-            if self.child is None:  # still starting (e.g. DEBUGPY_WAIT): nothing to clean up
+            if self.current is None:  # still starting (e.g. DEBUGPY_WAIT): nothing to clean up
                 exit_now(0)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         # A Python handler, so that SIGCHLD reaches the wakeup pipe.
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        signal.set_wakeup_fd(self._wake_w)
+        signal.set_wakeup_fd(self._wakeup_w)
 
     def _wait(
         self,
         done,
         timeout: float | None = None,
-        poll: float = 1.0,
         interruptible: bool = True,
         fds: Callable[[], Sequence[int | None]] = tuple,
     ) -> None:
-        """Until ``done()`` (checked at least every ``poll`` s, and whenever one of ``fds()``
-        can be read), ``timeout``, or, if ``interruptible``, a stop or debugger trouble. Reaps
-        children meanwhile (which closes the pipes of those that exited: hence fds() anew)."""
+        """Until ``done()`` (checked at least every POLL s, and whenever the wakeup pipe or one
+        of ``fds()`` can be read), ``timeout``, or, if ``interruptible``, a stop or a lost
+        debugger. Reaps children meanwhile (which closes the pipes of those that exited: hence
+        fds() anew)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._reap()
-            if done() or (interruptible and (self.stopping or self.trouble)):
+            if done() or (interruptible and (self.stopping or self.debugger_lost)):
                 return
-            remaining = poll if deadline is None else deadline - time.monotonic()
+            remaining = POLL if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return
-            watched = [self._wake_r, *(fd for fd in fds() if fd is not None)]
-            ready, _, _ = select.select(watched, [], [], min(remaining, poll))
-            if self._wake_r in ready:
+            watched = [self._wakeup_r, *(fd for fd in fds() if fd is not None)]
+            ready, _, _ = select.select(watched, [], [], min(remaining, POLL))
+            if self._wakeup_r in ready:
                 with contextlib.suppress(BlockingIOError):
-                    os.read(self._wake_r, 4096)
+                    os.read(self._wakeup_r, 4096)
 
     def _reap(self) -> None:
         """Collect every exited child: the app process, the debug adapter, and any orphan that
@@ -203,40 +204,41 @@ class Supervisor:
                 return
             if pid == 0:
                 return
-            app = next((a for a in (self.child, self.standby) if a and a.popen.pid == pid), None)
+            apps = (self.current, self.standby)
+            app = next((a for a in apps if a and a.popen.pid == pid), None)
             if app is not None:
                 app.popen.returncode = os.waitstatus_to_exitcode(status)
                 app.close()
             elif self.debugger is not None and pid == self.debugger.adapter_pid:
-                self.trouble = self.trouble or "the debug adapter exited"
+                self.debugger_lost = self.debugger_lost or "the debug adapter exited"
 
     def _watch_debugger(self) -> None:
-        while not self.trouble:
-            time.sleep(0.5)
-            reason = self.debugger.trouble()
+        while not self.debugger_lost:
+            time.sleep(POLL)
+            reason = self.debugger.lost()
             if reason:
-                self.trouble = reason
+                self.debugger_lost = reason
                 with contextlib.suppress(OSError):
-                    os.write(self._wake_w, b"d")
+                    os.write(self._wakeup_w, b"d")
 
     # -- what happens next ------------------------------------------------------------------------
 
     def _stop_or_restart(self) -> None:
         if self.stopping:
-            self._stop_app()
+            self._stop_apps()
             shutil.rmtree(os.path.dirname(os.environ[MODULES_ENV]), ignore_errors=True)
             exit_now(0)
-        if self.trouble:
-            say(f"{self.trouble}; restarting the dev server in place for a new debugger")
-            self._stop_app()
+        if self.debugger_lost:
+            say(f"{self.debugger_lost}; restarting the dev server in place for a new debugger")
+            self._stop_apps()
             signal.set_wakeup_fd(-1)
             os.environ[HTTP_FD_ENV] = str(self.sock.fileno())
-            _execv(self.command[0], self.command)
+            debugpy_fixes.execv(self.command[0], self.command)
 
-    def _stop_app(self) -> None:
+    def _stop_apps(self) -> None:
         """The app process and the standby: SIGTERM, then SIGKILL if they have not exited
         within STOP_TIMEOUT."""
-        apps = [a for a in (self.child, self.standby) if a is not None]
+        apps = [a for a in (self.current, self.standby) if a is not None]
         for send in ("terminate", "kill"):
             for app in apps:
                 if not app.exited():
@@ -246,8 +248,7 @@ class Supervisor:
 
 
 class AppProcess:
-    """An app process, the pipe that tells it to start serving, and the one on which it says
-    that it has loaded the app (``dev.app_process``)."""
+    """An app process, its go pipe and its loaded pipe (``dev.app_process``)."""
 
     def __init__(self, popen: subprocess.Popen, go: int, loaded: int) -> None:
         self.popen = popen
@@ -273,7 +274,8 @@ class AppProcess:
             self.loaded_fd = None
         return True
 
-    def activate(self) -> None:
+    def go(self) -> None:
+        """Tell it to serve."""
         if self._go is not None:
             with contextlib.suppress(OSError):  # it died: the supervisor's loop will see it
                 os.write(self._go, b"1")
@@ -310,20 +312,3 @@ def http_socket(port: int) -> socket.socket:
             exit_now(2)
     sock.set_inheritable(True)
     return sock
-
-
-def changed_since(before: dict[str, float], root: Path):
-    return lambda: snapshot(root) != before
-
-
-def snapshot(root: Path) -> dict[str, float]:
-    """Modification times of the source files, to notice an edit without the app process."""
-    mtimes = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith(".")]
-        for name in filenames:
-            if name.endswith(".py") or name == ".env":
-                path = os.path.join(dirpath, name)
-                with contextlib.suppress(OSError):
-                    mtimes[path] = os.stat(path).st_mtime
-    return mtimes
