@@ -97,9 +97,11 @@ class Supervisor:
         while True:
             pending = self.standby is None
             self._wait(
-                lambda pending=pending: self.current.exited()
-                or self.pins.changed()
-                or (pending and self.current.loaded()),
+                lambda pending=pending: (
+                    self.current.exited()
+                    or self.pins.changed()
+                    or (pending and self.current.loaded())
+                ),
                 fds=lambda pending=pending: [self.current.loaded_fd] if pending else [],
             )
             self._stop_or_restart()
