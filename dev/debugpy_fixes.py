@@ -92,9 +92,9 @@ def _internals() -> dict[str, Callable[[], object]]:
         return servers.Connection.authenticate, servers.connections
 
     def wait_for_connection():
-        from debugpy.adapter import servers, sessions
+        from debugpy.adapter import servers
 
-        _sets(sessions.Session, "is_finalizing")
+        _sets(servers.Connection, "server")
         return servers.wait_for_connection
 
     def ready_to_run():
@@ -269,9 +269,11 @@ def release_server(conn) -> None:
 def attach_after_the_last_session_ends(grace: float = 5.0) -> None:
     """An editor that attaches right after another left without waiting (``disconnect`` and
     close, a crash, a crash mid-``attach``) is refused: "Server[pid=...] is already being
-    debugged". ``attach_request`` takes the oldest server connection (the dev server), which
-    the last session still holds while it finalizes (it waits for pydevd to answer its
-    ``disconnect``, then detaches). Wait, a bounded while, for that session to let go."""
+    debugged". ``attach_request`` takes the oldest server connection (the supervisor), which
+    the last session still holds: until the adapter has read the end of that editor's socket,
+    and while the session finalizes (it waits for pydevd to answer its ``disconnect``, then
+    detaches). Wait, a bounded while, for the other session to let go. Two editors on one
+    process at once are still refused, ``grace`` later."""
     import time
 
     from debugpy.adapter import servers
@@ -285,7 +287,7 @@ def attach_after_the_last_session_ends(grace: float = 5.0) -> None:
         deadline = time.monotonic() + grace
         while conn is not None and time.monotonic() < deadline:
             server = conn.server
-            if server is None or server.session is session or not server.session.is_finalizing:
+            if server is None or server.session is session:
                 break
             time.sleep(0.01)
         return conn
