@@ -8,7 +8,7 @@ CA_SECRET = $(if $(EXTRA_CA_BUNDLE),--secret id=extra_ca$(,)src=$(EXTRA_CA_BUNDL
 , := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help up up-db watch down logs shell db-shell migration migrate test lint format build prod-build prod-run test-all lock bench clean
+.PHONY: help up up-db watch down logs shell db-shell migration migrate test lint format build prod-build prod-run test-all lock bench clean rename
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,10 @@ bench: ## Run the benchmarks and print the table (see docs/benchmarks.md)
 
 clean: ## Stop the dev stack and delete its data volumes (SQLite and MariaDB)
 	COMPOSE_PROFILES=db $(COMPOSE) down -v
+
+rename: ## Make this your service: rename berth everywhere (make rename NAME=notes-api)
+	@test -n "$(NAME)" || { echo "make rename: give the new name, e.g. make rename NAME=notes-api" >&2; exit 2; }
+	scripts/rename "$(NAME)"
 
 # Releases: the lock files checked, and the prod image's SBOM (docs/releasing.md).
 .PHONY: lock-check sbom

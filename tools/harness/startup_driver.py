@@ -116,8 +116,7 @@ def locked(seconds: float) -> dict:
 
 if __name__ == "__main__":
     mode = sys.argv[1]
-    if mode == "race":
-        result = race(int(sys.argv[2]), int(sys.argv[3]))
-    else:
-        result = locked(float(sys.argv[2]))
+    result = (
+        race(int(sys.argv[2]), int(sys.argv[3])) if mode == "race" else locked(float(sys.argv[2]))
+    )
     print(json.dumps(result))
