@@ -17,10 +17,22 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEFAULT_LOG_LEVEL = "INFO"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# json: one JSON object per line (prod's default, prod/settings.py); text: for people to read.
+LOG_FORMATS = ("json", "text")
+DEFAULT_LOG_FORMAT = "text"
+# The port of the Prometheus metrics, apart from the app's; 0 turns the metrics off.
+DEFAULT_METRICS_PORT = 9000
 
 # The environment variables the app itself reads; the rest of .env.example belongs to
 # gunicorn, compose and the Dockerfile.
-ENV_SETTINGS = ("DATA_DIR", "DATABASE_URL", "MAX_BODY_BYTES", "LOG_LEVEL")
+ENV_SETTINGS = (
+    "DATA_DIR",
+    "DATABASE_URL",
+    "MAX_BODY_BYTES",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "METRICS_PORT",
+)
 
 
 class ConfigError(ValueError):
@@ -87,6 +99,27 @@ def parse_log_level(raw: str | None) -> str:
     return level
 
 
+def parse_log_format(raw: str | None, default: str = DEFAULT_LOG_FORMAT) -> str:
+    if raw is None:
+        return default
+    log_format = str(raw).strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {raw!r}")
+    return log_format
+
+
+def parse_metrics_port(raw: str | int | None) -> int:
+    if raw is None:
+        return DEFAULT_METRICS_PORT
+    text = str(raw).strip()
+    port = int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else -1
+    if isinstance(raw, bool) or not 0 <= port <= 65535:
+        raise ConfigError(
+            f"METRICS_PORT must be a port from 1 to 65535, or 0 for no metrics, got {raw!r}"
+        )
+    return port
+
+
 def prepare_data_dir(path: str | os.PathLike[str]) -> Path:
     """Create the data folder if needed and prove we can write to it.
 
@@ -117,4 +150,6 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object]) -
         "DATABASE_URL": database_url(raw.get("DATABASE_URL")),
         "MAX_BODY_BYTES": parse_max_body_bytes(raw.get("MAX_BODY_BYTES")),
         "LOG_LEVEL": parse_log_level(raw.get("LOG_LEVEL")),
+        "LOG_FORMAT": parse_log_format(raw.get("LOG_FORMAT")),
+        "METRICS_PORT": parse_metrics_port(raw.get("METRICS_PORT")),
     }

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from dev import exit_now, say
+from dev import exit_now, metrics, say
 from dev.settings import Settings
 
 APP_PACKAGE = "app"
@@ -56,6 +56,7 @@ def serve(settings: Settings, root: Path) -> None:
     try:
         with watcher(settings, root) as watching:  # before the import: see watcher()
             app = InFlight(load_app(settings.flask_debug))
+            metrics.serve(app.app)
             server = make_server(
                 "0.0.0.0",  # noqa: S104 - the socket is the dev server's; this only names it
                 settings.port,
