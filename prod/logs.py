@@ -29,9 +29,10 @@ TEXT_ACCESS_FORMAT = (
 )
 
 
-def path_without_values(environ: dict) -> str:
-    path = environ.get("PATH_INFO", "")
-    query = environ.get("QUERY_STRING", "")
+def path_without_values(environ: dict, req: object) -> str:
+    # A request gunicorn refused has an environ without them: its parsed request has them.
+    path = environ.get("PATH_INFO") or getattr(req, "path", None) or ""
+    query = environ.get("QUERY_STRING") or getattr(req, "query", None) or ""
     if query:
         path += "?" + "&".join(part.split("=", 1)[0] for part in query.split("&") if part)
     return path
@@ -65,8 +66,8 @@ class Logger(glogging.Logger):
         status = resp.status
         if isinstance(status, str):
             status = int(status.split(None, 1)[0])
-        method = environ.get("REQUEST_METHOD")
-        path = path_without_values(environ)
+        method = environ.get("REQUEST_METHOD") or getattr(req, "method", None)
+        path = path_without_values(environ, req)
         fields = {
             "method": method,
             "path": path,
