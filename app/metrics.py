@@ -131,7 +131,7 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = Middleware(app.wsgi_app)
 
 
-def serve(port: int) -> None:
+def serve(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - a container's port
     """The metrics on `port`, all paths, from a daemon thread of this process: the sum over
     the multiprocess folder's files where there is one (gunicorn's master), else this
     process's own. Raises OSError when the port cannot be bound."""
@@ -139,4 +139,4 @@ def serve(port: int) -> None:
     if os.environ.get(MULTIPROCESS_DIR):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    start_http_server(port, registry=registry)
+    start_http_server(port, addr, registry)
