@@ -11,9 +11,8 @@ import os
 
 from app.config import ConfigError, parse_log_level
 from prod.logs import TEXT_ACCESS_FORMAT
-from prod.settings import log_format, metrics_port, server_settings
+from prod.settings import METRICS_DIR, log_format, metrics_port, server_settings
 from prod.startup import (  # noqa: F401 - gunicorn hooks
-    METRICS_DIR,
     child_exit,
     on_starting,
     post_fork,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.config import (
     ConfigError,
@@ -55,6 +57,9 @@ SERVER_SETTINGS = {
 # Prod's logs go to a log pipeline: JSON lines unless LOG_FORMAT says otherwise (the app's own
 # default, for people reading a terminal, is text).
 PROD_LOG_FORMAT = "json"
+# prometheus_client's multiprocess folder (gunicorn.conf.py names it in PROMETHEUS_MULTIPROC_DIR):
+# on /tmp, a tmpfs in the container (the root file system is read-only), so writes cost no I/O.
+METRICS_DIR = Path("/tmp/berth-metrics")  # noqa: S108 (the container's private tmpfs)
 # gunicorn's own variables: options on a command line, and what it sets for its re-exec.
 GUNICORN_OWN = ("GUNICORN_CMD_ARGS", "GUNICORN_PID", "GUNICORN_FD", "GUNICORN_DIRTY_SOCKET")
 
@@ -78,6 +83,18 @@ def log_format(environ: Mapping[str, str]) -> str:
 
 def metrics_port(environ: Mapping[str, str]) -> int:
     return parse_metrics_port(environ.get("METRICS_PORT") or None)
+
+
+def check_metrics_dir() -> None:
+    """The folder the metrics folder goes in can be written (a real write, as for DATA_DIR)."""
+    try:
+        with tempfile.TemporaryFile(dir=METRICS_DIR.parent):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"the metrics need a writable {METRICS_DIR.parent} (a tmpfs: docker run --tmpfs "
+            f"{METRICS_DIR.parent}; Kubernetes: an emptyDir), or METRICS_PORT=0: {e}"
+        ) from e
 
 
 def check_gunicorn_cmd_args(environ: Mapping[str, str]) -> None:
@@ -111,5 +128,7 @@ def check_all(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
             f"METRICS_PORT and PORT are both {server['PORT']}: the metrics need a port of "
             "their own (METRICS_PORT=0 turns them off)"
         )
+    if app_settings["METRICS_PORT"]:
+        check_metrics_dir()
     check_gunicorn_cmd_args(environ)
     return server

@@ -21,7 +21,6 @@ import queue
 import shutil
 import signal
 import sys
-from pathlib import Path
 
 from flask import Flask
 from gunicorn.errors import AppImportError
@@ -31,12 +30,9 @@ from app import create_app
 from app.config import ConfigError
 from app.db import describe
 
-from .settings import log_format, metrics_port
+from .settings import METRICS_DIR, check_metrics_dir, log_format, metrics_port
 
 STARTUP_ERRORS = (ConfigError, OSError, SQLAlchemyError)
-# gunicorn.conf.py names it in PROMETHEUS_MULTIPROC_DIR when the metrics are on. On /tmp, a
-# tmpfs in the container (the root file system is read-only): writes cost no disk I/O.
-METRICS_DIR = Path("/tmp/berth-metrics")  # noqa: S108 (the container's private tmpfs)
 
 
 def app_settings(init_db: bool) -> dict[str, object]:
@@ -49,14 +45,9 @@ def on_starting(server: object) -> None:
     (files of an earlier run would add to the counts) and migrations."""
     try:
         if metrics_port(os.environ):
+            check_metrics_dir()
             shutil.rmtree(METRICS_DIR, ignore_errors=True)
-            try:
-                METRICS_DIR.mkdir(parents=True)
-            except OSError as e:
-                raise ConfigError(
-                    f"the metrics need a writable {METRICS_DIR.parent} (a tmpfs, e.g. docker run "
-                    f"--tmpfs /tmp), or METRICS_PORT=0: {e}"
-                ) from e
+            METRICS_DIR.mkdir()
         create_app(app_settings(init_db=True))
     except STARTUP_ERRORS as e:
         raise SystemExit(f"berth: cannot start: {describe(e)}") from None
