@@ -90,22 +90,22 @@ def database_url(raw: str | URL | None) -> URL | None:
     return url
 
 
-def parse_log_level(raw: str | None) -> str:
+def _one_of(name: str, raw: str | None, choices: tuple[str, ...], default: str) -> str:
+    """`raw` as one of `choices`, whatever its case; `default` when unset."""
     if raw is None:
-        return DEFAULT_LOG_LEVEL
-    level = str(raw).strip().upper()
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
-    return level
+        return default
+    chosen = {choice.lower(): choice for choice in choices}.get(str(raw).strip().lower())
+    if chosen is None:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return chosen
+
+
+def parse_log_level(raw: str | None) -> str:
+    return _one_of("LOG_LEVEL", raw, LOG_LEVELS, DEFAULT_LOG_LEVEL)
 
 
 def parse_log_format(raw: str | None, default: str = DEFAULT_LOG_FORMAT) -> str:
-    if raw is None:
-        return default
-    log_format = str(raw).strip().lower()
-    if log_format not in LOG_FORMATS:
-        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {raw!r}")
-    return log_format
+    return _one_of("LOG_FORMAT", raw, LOG_FORMATS, default)
 
 
 def parse_metrics_port(raw: str | int | None) -> int:
