@@ -40,14 +40,23 @@ def app_settings(init_db: bool) -> dict[str, object]:
     return {"INIT_DB": init_db, "LOG_FORMAT": log_format(os.environ)}
 
 
+def prepare_metrics_dir(empty: bool) -> None:
+    """The metrics' folder, when they are on: made if missing (gunicorn --print-config builds
+    the app without on_starting), and emptied when `empty` (at the master's start: files of an
+    earlier run would add to the counts)."""
+    if not metrics_port(os.environ):
+        return
+    check_metrics_dir()
+    if empty:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    METRICS_DIR.mkdir(exist_ok=True)
+
+
 def on_starting(server: object) -> None:
     """gunicorn hook, in the master before it listens or forks: settings, the metrics folder
-    (files of an earlier run would add to the counts) and migrations."""
+    and migrations."""
     try:
-        if metrics_port(os.environ):
-            check_metrics_dir()
-            shutil.rmtree(METRICS_DIR, ignore_errors=True)
-            METRICS_DIR.mkdir()
+        prepare_metrics_dir(empty=True)
         create_app(app_settings(init_db=True))
     except STARTUP_ERRORS as e:
         raise SystemExit(f"berth: cannot start: {describe(e)}") from None
@@ -78,6 +87,7 @@ def child_exit(server: object, worker) -> None:
 def worker_app() -> Flask:
     """The app of one worker (gunicorn's wsgi_app); the schema is in place already."""
     try:
+        prepare_metrics_dir(empty=False)
         return create_app(app_settings(init_db=False))
     except STARTUP_ERRORS as e:
         # gunicorn prints an AppImportError as one line (no traceback) and stops.

@@ -355,9 +355,9 @@ def test_manifests_agree_with_the_image(overlay, prod_image, image_config, healt
             patience = live["periodSeconds"] * live["failureThreshold"]
             assert patience >= seconds(health["Interval"]) * health["Retries"]
             # SIGTERM comes after preStop; gunicorn then needs its graceful timeout, read by
-            # gunicorn itself from the image's config with the pod's environment.
+            # gunicorn itself from the image's config with the pod's environment (and its /tmp).
             config = docker(
-                "run", "--rm", "--network", "none", "--read-only",
+                "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp",
                 *(a for k, v in env.items() for a in ("-e", f"{k}={v}")),
                 prod_image, *command, "--print-config",
             ).stdout  # fmt: skip

@@ -67,6 +67,7 @@ def test_launcher_prints_one_line_and_exits_2(clean_env, capsys):
 def test_master_start_up_error_is_one_line(clean_env, tmp_path):
     (tmp_path / "notes.sqlite3").write_text("not a database, but long enough to be read" * 100)
     clean_env.setenv("DATA_DIR", str(tmp_path))
+    clean_env.setenv("METRICS_PORT", "0")  # no metrics folder in this machine's /tmp
     with pytest.raises(SystemExit) as caught:
         startup.on_starting(None)
     assert str(caught.value).startswith("berth: cannot start: file is not a database")
@@ -74,6 +75,7 @@ def test_master_start_up_error_is_one_line(clean_env, tmp_path):
 
 def test_worker_that_cannot_start_says_why(clean_env, tmp_path):
     clean_env.setenv("DATA_DIR", str(tmp_path / "file"))
+    clean_env.setenv("METRICS_PORT", "0")  # no metrics folder in this machine's /tmp
     (tmp_path / "file").write_text("")
     with pytest.raises(AppImportError, match="berth: worker cannot start: DATA_DIR"):
         startup.worker_app()
