@@ -183,13 +183,19 @@ COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
 COPY --link prod /app/prod
 COPY --link app /app/app
 
+# The commit it is built from, for the build info metric (`make prod-build` passes it); last,
+# so that a new commit rebuilds nothing.
+ARG GIT_COMMIT=""
+ENV GIT_COMMIT=${GIT_COMMIT}
+
 # Mount a named volume here to keep the notes across containers.
 VOLUME ["/data"]
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER ${UID}:${GID}
 
-EXPOSE 8000
+# The app, and its metrics (METRICS_PORT) for a scraper inside the cluster, never the internet.
+EXPOSE 8000 9000
 
 # Every 10 s after start; a fresh container is checked every second during its first 30 s.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --start-interval=1s --retries=3 \

@@ -53,11 +53,12 @@ build: ## Build the dev image
 	$(COMPOSE) build
 
 prod-build: ## Build the prod image as berth:prod
-	docker buildx build --load --target prod $(CA_SECRET) -t berth:prod .
+	docker buildx build --load --target prod $(CA_SECRET) \
+	  --build-arg GIT_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null) -t berth:prod .
 
-prod-run: prod-build ## Run berth:prod hardened on 127.0.0.1:8000 (data in the berth-prod-data volume)
-	docker run --rm --read-only --tmpfs /tmp --cap-drop ALL \
-	  --security-opt no-new-privileges -p 127.0.0.1:8000:8000 -v berth-prod-data:/data berth:prod
+prod-run: prod-build ## Run berth:prod hardened on 127.0.0.1:8000, metrics on :9000 (data in the berth-prod-data volume)
+	docker run --rm --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+	  -p 127.0.0.1:8000:8000 -p 127.0.0.1:9000:9000 -v berth-prod-data:/data berth:prod
 
 test-all: ## Every test from the host, as CI runs them: unit, images, dev loop, dev container
 	scripts/test

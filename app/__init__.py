@@ -8,6 +8,9 @@ from flask import Flask
 
 from .config import DEFAULT_DATA_DIR, ENV_SETTINGS, load_settings, prepare_data_dir
 
+# The version the build info metric reports (pyproject.toml has the same; a test checks).
+__version__ = "0.1.0"
+
 DEFAULTS = {
     # JSON 500s even in debug mode: Flask would otherwise re-raise and let the server (Werkzeug's
     # dev server) answer with its HTML page. The traceback still goes to the log.
@@ -21,7 +24,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the app from environment variables, with `config` taking precedence."""
     # Imported here, not with the package: `python -m prod` reads app.config before gunicorn
     # starts, and answers a bad setting faster without the data layer loaded.
-    from . import db, errors, health, notes
+    from . import db, errors, health, logs, notes, request_id
 
     overrides = dict(config or {})
     # The app's own settings (environment, then overrides) are validated; other keys are
@@ -32,6 +35,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config.update(DEFAULTS)
     app.config.update({k: v for k, v in overrides.items() if k not in ENV_SETTINGS})
     app.config.update(settings)
+    logs.init_app(app)
     app.logger.setLevel(settings["LOG_LEVEL"])
 
     data_dir = prepare_data_dir(settings["DATA_DIR"] or app.instance_path)
@@ -47,6 +51,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     notes.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(notes.bp)
+    if settings["METRICS_PORT"]:
+        # Imported only then: with the metrics off, prometheus_client is never loaded.
+        from . import metrics
+
+        metrics.init_app(app)
+    request_id.init_app(app)
 
     shown = app.config["DATABASE"] or url.render_as_string(hide_password=True)
     app.logger.info("berth started: database %s", shown)

@@ -18,6 +18,11 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEFAULT_LOG_LEVEL = "INFO"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# json: one JSON object per line (prod's default, prod/settings.py); text: for people to read.
+LOG_FORMATS = ("json", "text")
+DEFAULT_LOG_FORMAT = "text"
+# The port of the Prometheus metrics, apart from the app's; 0 turns the metrics off.
+DEFAULT_METRICS_PORT = 9000
 
 # The database server, given either as one URL or as its parts (which take any characters as
 # they are). The password may also come apart from either form; URL and password can each be
@@ -32,7 +37,14 @@ DATABASE_SETTINGS = (
 )
 # The environment variables the app itself reads; the rest of .env.example belongs to
 # gunicorn, compose and the Dockerfile.
-ENV_SETTINGS = ("DATA_DIR", *DATABASE_SETTINGS, "MAX_BODY_BYTES", "LOG_LEVEL")
+ENV_SETTINGS = (
+    "DATA_DIR",
+    *DATABASE_SETTINGS,
+    "MAX_BODY_BYTES",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "METRICS_PORT",
+)
 
 
 class ConfigError(ValueError):
@@ -209,13 +221,34 @@ def database_settings(raw: Mapping[str, object]) -> URL | None:
     return url.set(password=str(password))
 
 
-def parse_log_level(raw: str | None) -> str:
+def _one_of(name: str, raw: str | None, choices: tuple[str, ...], default: str) -> str:
+    """`raw` as one of `choices`, whatever its case; `default` when unset."""
     if raw is None:
-        return DEFAULT_LOG_LEVEL
-    level = str(raw).strip().upper()
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
-    return level
+        return default
+    chosen = {choice.lower(): choice for choice in choices}.get(str(raw).strip().lower())
+    if chosen is None:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return chosen
+
+
+def parse_log_level(raw: str | None) -> str:
+    return _one_of("LOG_LEVEL", raw, LOG_LEVELS, DEFAULT_LOG_LEVEL)
+
+
+def parse_log_format(raw: str | None, default: str = DEFAULT_LOG_FORMAT) -> str:
+    return _one_of("LOG_FORMAT", raw, LOG_FORMATS, default)
+
+
+def parse_metrics_port(raw: str | int | None) -> int:
+    if raw is None:
+        return DEFAULT_METRICS_PORT
+    text = str(raw).strip()
+    port = int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else -1
+    if isinstance(raw, bool) or not 0 <= port <= 65535:
+        raise ConfigError(
+            f"METRICS_PORT must be a port from 1 to 65535, or 0 for no metrics, got {raw!r}"
+        )
+    return port
 
 
 def prepare_data_dir(path: str | os.PathLike[str]) -> Path:
@@ -252,4 +285,6 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object]) -
         "DATABASE_URL": database_settings(raw),
         "MAX_BODY_BYTES": parse_max_body_bytes(raw.get("MAX_BODY_BYTES")),
         "LOG_LEVEL": parse_log_level(raw.get("LOG_LEVEL")),
+        "LOG_FORMAT": parse_log_format(raw.get("LOG_FORMAT")),
+        "METRICS_PORT": parse_metrics_port(raw.get("METRICS_PORT")),
     }

@@ -20,11 +20,16 @@ class ValidationError(BadRequest):
         self.fields = fields
 
 
-def error_response(status: int, message: str, fields: dict[str, str] | None = None):
+def error_document(status: int, message: str, fields: dict[str, str] | None = None) -> dict:
+    """The JSON every error answers with (also the prod server's own, prod/worker.py)."""
     error: dict[str, object] = {"status": status, "message": message}
     if fields:
         error["fields"] = fields
-    response = jsonify({"error": error})
+    return {"error": error}
+
+
+def error_response(status: int, message: str, fields: dict[str, str] | None = None):
+    response = jsonify(error_document(status, message, fields))
     response.status_code = status
     return response
 

@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from dev import exit_now, preload, say
+from dev import exit_now, metrics, preload, say
 from dev.settings import Settings
 
 GO_FD_ENV = "BERTH_GO_FD"
@@ -82,6 +82,7 @@ def run(settings: Settings, root: Path) -> None:
             if ok:
                 _say_loaded(root, time.perf_counter() - start, before)
                 preload.learn(root)
+            metrics.serve(wsgi)
             server = make_server(
                 "0.0.0.0",  # noqa: S104 - the socket is the supervisor's; this only names it
                 settings.port,

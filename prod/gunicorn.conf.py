@@ -10,15 +10,31 @@ has the figures). 2 workers x 4 threads suit a small container (2 CPUs).
 import os
 
 from app.config import ConfigError, parse_log_level
-from prod.settings import server_settings
-from prod.startup import on_starting, post_fork, worker_exit  # noqa: F401 - gunicorn hooks
+from prod.logs import TEXT_ACCESS_FORMAT
+from prod.settings import METRICS_DIR, log_format, metrics_port, server_settings
+from prod.startup import (  # noqa: F401 - gunicorn hooks
+    child_exit,
+    on_starting,
+    post_fork,
+    when_ready,
+    worker_exit,
+)
 
 try:
     _settings = server_settings(os.environ)
     _log_level = parse_log_level(os.environ.get("LOG_LEVEL") or None)
+    log_format(os.environ)
+    _metrics_port = metrics_port(os.environ)
 except ConfigError as e:
     # SystemExit, not the error: gunicorn prints any Exception here with its traceback.
     raise SystemExit(f"berth: cannot start: {e}") from None
+
+# Metrics: prometheus_client's multiprocess mode, chosen by this variable when it is imported
+# (by the app, in on_starting: after this line). The hooks in prod/startup.py keep the folder.
+if _metrics_port:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 wsgi_app = "prod.startup:worker_app()"
 bind = [f"0.0.0.0:{_settings['PORT']}"]
@@ -39,7 +55,10 @@ worker_tmp_dir = "/dev/shm"  # noqa: S108 (a private tmpfs per container)
 # writable root file system; signals (HUP, TTIN, TERM) still control gunicorn.
 control_socket_disable = True
 
-# Access and error logs to stdout/stderr, where `docker logs` reads them.
+# Access and error logs to stdout/stderr, where `docker logs` reads them, in LOG_FORMAT
+# (prod/logs.py: JSON lines on stdout by default).
 accesslog = "-"
 errorlog = "-"
 loglevel = _log_level.lower()
+logger_class = "prod.logs.Logger"
+access_log_format = TEXT_ACCESS_FORMAT

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import os
 import shlex
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from app.config import ConfigError, load_settings, prepare_data_dir
+from app.config import (
+    ConfigError,
+    load_settings,
+    parse_log_format,
+    parse_metrics_port,
+    prepare_data_dir,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,12 @@ SERVER_SETTINGS = {
     "GUNICORN_TIMEOUT": Number(30, 1, 3600, "the seconds a silent worker lives"),
     "GUNICORN_GRACEFUL_TIMEOUT": Number(5, 0, 3600, "the seconds requests get to finish on stop"),
 }
+# Prod's logs go to a log pipeline: JSON lines unless LOG_FORMAT says otherwise (the app's own
+# default, for people reading a terminal, is text).
+PROD_LOG_FORMAT = "json"
+# prometheus_client's multiprocess folder (gunicorn.conf.py names it in PROMETHEUS_MULTIPROC_DIR):
+# on /tmp, a tmpfs in the container (the root file system is read-only), so writes cost no I/O.
+METRICS_DIR = Path("/tmp/berth-metrics")  # noqa: S108 (the container's private tmpfs)
 # gunicorn's own variables: options on a command line, and what it sets for its re-exec.
 GUNICORN_OWN = ("GUNICORN_CMD_ARGS", "GUNICORN_PID", "GUNICORN_FD", "GUNICORN_DIRTY_SOCKET")
 
@@ -61,6 +75,26 @@ def server_settings(environ: Mapping[str, str]) -> dict[str, int]:
                 "GUNICORN_CMD_ARGS (gunicorn options)"
             )
     return {name: number.parse(name, environ.get(name)) for name, number in SERVER_SETTINGS.items()}
+
+
+def log_format(environ: Mapping[str, str]) -> str:
+    return parse_log_format(environ.get("LOG_FORMAT") or None, PROD_LOG_FORMAT)
+
+
+def metrics_port(environ: Mapping[str, str]) -> int:
+    return parse_metrics_port(environ.get("METRICS_PORT") or None)
+
+
+def check_metrics_dir() -> None:
+    """The folder the metrics folder goes in can be written (a real write, as for DATA_DIR)."""
+    try:
+        with tempfile.TemporaryFile(dir=METRICS_DIR.parent):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"the metrics need a writable {METRICS_DIR.parent} (a tmpfs: docker run --tmpfs "
+            f"{METRICS_DIR.parent}; Kubernetes: an emptyDir), or METRICS_PORT=0: {e}"
+        ) from e
 
 
 def check_gunicorn_cmd_args(environ: Mapping[str, str]) -> None:
@@ -89,5 +123,12 @@ def check_all(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
     if app_settings["DATA_DIR"]:
         prepare_data_dir(app_settings["DATA_DIR"])
     server = server_settings(environ)
+    if app_settings["METRICS_PORT"] == server["PORT"]:
+        raise ConfigError(
+            f"METRICS_PORT and PORT are both {server['PORT']}: the metrics need a port of "
+            "their own (METRICS_PORT=0 turns them off)"
+        )
+    if app_settings["METRICS_PORT"]:
+        check_metrics_dir()
     check_gunicorn_cmd_args(environ)
     return server

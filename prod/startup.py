@@ -7,6 +7,10 @@ and a worker that fails to boot stops gunicorn. Now the master runs the migratio
 containers on one database take the migration lock in turn (app/migrate.py); a deployment can
 also run them beforehand as a job (`python -m prod migrate`), and the masters then find nothing
 to do.
+
+Metrics (app/metrics.py): each process writes its values to files in METRICS_DIR, on the tmpfs;
+the master empties it before it starts the app, serves the sum of every file on METRICS_PORT,
+and deletes a worker's live gauges when the worker exits (its counters stay: they still count).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import signal
 import sys
 
@@ -25,21 +30,65 @@ from app import create_app
 from app.config import ConfigError
 from app.db import describe
 
+from .settings import METRICS_DIR, check_metrics_dir, log_format, metrics_port
+
 STARTUP_ERRORS = (ConfigError, OSError, SQLAlchemyError)
 
 
+def app_settings(init_db: bool) -> dict[str, object]:
+    """What the master and the workers build the app with: prod's log format by default."""
+    return {"INIT_DB": init_db, "LOG_FORMAT": log_format(os.environ)}
+
+
+def prepare_metrics_dir(empty: bool) -> None:
+    """The metrics' folder, when they are on: made if missing (gunicorn --print-config builds
+    the app without on_starting), and emptied when `empty` (at the master's start: files of an
+    earlier run would add to the counts)."""
+    if not metrics_port(os.environ):
+        return
+    check_metrics_dir()
+    if empty:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    METRICS_DIR.mkdir(exist_ok=True)
+
+
 def on_starting(server: object) -> None:
-    """gunicorn hook, in the master before it listens or forks: settings and migrations."""
+    """gunicorn hook, in the master before it listens or forks: settings, the metrics folder
+    and migrations."""
     try:
-        create_app({"INIT_DB": True})
+        prepare_metrics_dir(empty=True)
+        create_app(app_settings(init_db=True))
     except STARTUP_ERRORS as e:
         raise SystemExit(f"berth: cannot start: {describe(e)}") from None
+
+
+def when_ready(server: object) -> None:
+    """gunicorn hook, in the master once it listens: the metrics on their own port."""
+    port = metrics_port(os.environ)
+    if not port:
+        return
+    from app import metrics
+
+    try:
+        metrics.serve(port)
+    except OSError as e:
+        raise SystemExit(f"berth: cannot start: METRICS_PORT {port}: {describe(e)}") from None
+
+
+def child_exit(server: object, worker) -> None:
+    """gunicorn hook, in the master when a worker has exited: its live gauges (requests in
+    flight) no longer count."""
+    if metrics_port(os.environ):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, str(METRICS_DIR))
 
 
 def worker_app() -> Flask:
     """The app of one worker (gunicorn's wsgi_app); the schema is in place already."""
     try:
-        return create_app({"INIT_DB": False})
+        prepare_metrics_dir(empty=False)
+        return create_app(app_settings(init_db=False))
     except STARTUP_ERRORS as e:
         # gunicorn prints an AppImportError as one line (no traceback) and stops.
         raise AppImportError(f"berth: worker cannot start: {describe(e)}") from None

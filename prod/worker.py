@@ -17,12 +17,21 @@ request after STOP_LINGER seconds, as gunicorn's gthread worker does (its linger
 
 Upstream report, in short: "gevent worker: graceful stop waits for idle keep-alive connections
 up to keepalive, polling in 1 s steps; gthread closes them after STOP_LINGER".
+
+Request ids (app/request_id.py): each request's id is set in its connection's greenlet before
+gunicorn builds the environ, so that every line logged for it (the body read, the access line,
+an error) has it, and the app runs in a copy of that greenlet's context: a gevent ThreadPool
+thread has a context of its own, in which the id would be unknown. The requests gunicorn
+refuses itself (a malformed request line, a header too long, broken chunked framing) are
+answered in the app's JSON error shape with an id too (`write_error`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import io
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -32,10 +41,13 @@ import gevent
 from gevent.pool import Pool
 from gevent.server import StreamServer
 from gevent.threadpool import ThreadPool
+from gunicorn import util
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
+from app import request_id
 from app.config import parse_max_body_bytes
+from app.errors import error_document
 
 # A stopping worker keeps idle connections this long, for a request already on its way; on a
 # LAN or behind a proxy on the same host, that takes milliseconds.
@@ -55,8 +67,11 @@ class WholeRequests:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         environ["wsgi.input"] = io.BytesIO(self._body(environ))
+        if (known := request_id.current.get()) is not None:
+            environ[request_id.ENVIRON_KEY] = known  # given by Worker.handle_request
         started: list = []
-        body = self.pool.apply(self._run_app, (environ, started))
+        context = contextvars.copy_context()
+        body = self.pool.apply(context.run, (self._run_app, environ, started))
         start_response(*started)
         return [body]
 
@@ -84,11 +99,55 @@ class WholeRequests:
         return b"".join(written)
 
 
+def header(req: object, name: str) -> str | None:
+    """A request header as gunicorn parsed it (several: joined by commas), None if absent."""
+    values = [value for key, value in getattr(req, "headers", ()) if key == name.upper()]
+    return ",".join(values) if values else None
+
+
+def write_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """In place of gunicorn's util.write_error, which answers what gunicorn refuses itself with
+    an HTML page and no way to add a header: the app's JSON error and the request's id.
+    Upstream report, in short: "handle_error: let a worker class choose the error response's
+    headers and body"."""
+    body = json.dumps(error_document(status_int, mesg or reason)).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"{request_id.HEADER}: {request_id.current.get() or request_id.new()}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 class Worker(GeventWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Greenlets waiting for the (next) request of their connection, and their timeout.
         self.waiting: dict[gevent.Greenlet, gevent.Timeout] = {}
+
+    def init_process(self) -> None:
+        # gunicorn looks it up at each use (base.py: util.write_error), in this process only.
+        util.write_error = write_error
+        super().init_process()
+
+    def handle_request(self, listener_name, req, sock, addr) -> None:
+        """Each request with its id, from the environ's making to its access line."""
+        req.request_id = request_id.from_header(header(req, request_id.HEADER))
+        token = request_id.current.set(req.request_id)
+        try:
+            super().handle_request(listener_name, req, sock, addr)
+        finally:
+            request_id.current.reset(token)
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        """A request gunicorn refuses, or whose handling failed: with the id it had, or a new
+        one (one from a request that could not be parsed is not trusted)."""
+        known = getattr(req, "request_id", None)
+        token = request_id.current.set(known or request_id.new())
+        try:
+            super().handle_error(req, client, addr, exc)
+        finally:
+            request_id.current.reset(token)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()

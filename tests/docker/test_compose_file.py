@@ -1,5 +1,5 @@
 """Static checks of docker-compose.dev.yml: compose accepts it, it matches the Compose
-Specification's JSON schema, and the resolved config publishes both ports on 127.0.0.1 only.
+Specification's JSON schema, and the resolved config publishes every port on 127.0.0.1 only.
 With docker-compose.watch.yml on top: no source mount, and a rebuild for every file the image
 build reads.
 
@@ -100,9 +100,10 @@ def test_resolved_ports_are_loopback_only(settings, app, debugpy):
     result = _compose("config", "--format", "json", **settings)
     assert result.returncode == 0, result.stderr
     ports = json.loads(result.stdout)["services"]["web"]["ports"]
-    assert sorted((p["target"], p.get("host_ip"), p["published"]) for p in ports) == [
+    assert sorted((p["target"], p.get("host_ip"), p.get("published")) for p in ports) == [
         (5678, "127.0.0.1", debugpy),
         (8000, "127.0.0.1", app),
+        (9000, "127.0.0.1", None),  # the metrics, on a free port: two checkouts never collide
     ], ports
 
 
@@ -134,6 +135,7 @@ def test_watch_mode_has_no_source_mount_and_the_same_ports():
     assert sorted((p["target"], p.get("host_ip")) for p in web["ports"]) == [
         (5678, "127.0.0.1"),
         (8000, "127.0.0.1"),
+        (9000, "127.0.0.1"),
     ]
 
 

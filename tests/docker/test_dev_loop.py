@@ -90,19 +90,36 @@ def test_ports_are_published_on_loopback_only(stack):
     container = stack.container()
     published = json.loads(inspect(container, "{{json .NetworkSettings.Ports}}"))
     requested = json.loads(inspect(container, "{{json .HostConfig.PortBindings}}"))
-    expected = {"8000/tcp": stack.app_port, "5678/tcp": stack.debugpy_port}
+    # The metrics' host port is a free one, chosen by Docker (None: any).
+    expected = {"8000/tcp": stack.app_port, "5678/tcp": stack.debugpy_port, "9000/tcp": None}
     for bindings in (published, requested):
         bound = {port: b for port, b in bindings.items() if b}
         assert set(bound) == set(expected), bindings
         for port, host_port in expected.items():
             # One binding each, on 127.0.0.1: no 0.0.0.0, no [::], no empty HostIp (= all).
-            assert [(b["HostIp"], int(b["HostPort"])) for b in bound[port]] == [
-                ("127.0.0.1", host_port)
-            ], bindings
+            assert [b["HostIp"] for b in bound[port]] == ["127.0.0.1"], bindings
+            if host_port is not None:
+                assert [int(b["HostPort"]) for b in bound[port]] == [host_port], bindings
     for container_port, host_port in ((8000, stack.app_port), (5678, stack.debugpy_port)):
         result = stack.compose("port", "web", str(container_port), timeout=60)
         assert result.returncode == 0, describe(result)
         assert result.stdout.split() == [f"127.0.0.1:{host_port}"], describe(result)
+
+
+def test_metrics_are_served_apart_and_count_afresh_after_a_reload(stack):
+    """The prod metrics in dev (dev/metrics.py): on their own port, counted by the one app
+    process; the next one after a reload binds the port again and starts from zero."""
+    result = stack.compose("port", "web", "9000", timeout=60)
+    assert result.returncode == 0, describe(result)
+    metrics = f"http://{result.stdout.strip()}/metrics"
+    counted = b'berth_http_requests_total{method="GET",route="/api/notes",status="200"} 3.0'
+    for _ in range(3):
+        assert http("GET", stack.url + "/api/notes").status == 200
+    assert counted in wait_for_http(metrics, body_contains=counted, timeout=10)[0].body
+    assert http("GET", stack.url + "/metrics").status == 404
+    _assert_reloads(stack, "metrics")
+    answer, _ = wait_for_http(metrics, body_contains=b"berth_build_info", timeout=RELOAD_TIMEOUT)
+    assert b'route="/api/notes"' not in answer.body
 
 
 # -- reload and the debugger ----------------------------------------------------------------------

@@ -19,9 +19,10 @@ import time
 
 import pytest
 
+from app.config import DEFAULT_METRICS_PORT
 from tools.harness.commands import describe
 from tools.harness.dap import DapClient, initialize_arguments
-from tools.harness.docker import docker
+from tools.harness.docker import docker, logged_errors
 from tools.harness.kube import (
     K8S,
     SERVING,
@@ -150,7 +151,7 @@ def seconds(nanoseconds: int) -> float:
 
 def test_there_are_overlays_to_check():
     assert {"single", "scaled"} <= set(OVERLAYS), OVERLAYS
-    assert "ingress" in COMPONENTS, COMPONENTS
+    assert {"ingress", "servicemonitor"} <= set(COMPONENTS), COMPONENTS
 
 
 @pytest.mark.parametrize("variant", [*VARIANTS, DEV])
@@ -178,6 +179,15 @@ def test_renders(variant, tmp_path):
                 assert backend["name"] == service["metadata"]["name"]
                 names = {p["name"] for p in service["spec"]["ports"]}
                 assert backend["port"].get("name") in names, backend
+                assert backend["port"]["name"] != "metrics", "the metrics are not for the internet"
+    # The metrics port is named in the pods and the Service alike.
+    [metrics] = [p for p in service["spec"]["ports"] if p["name"] == "metrics"]
+    assert container_port(web, metrics["targetPort"]) == container_port(web, "metrics")
+    for monitor in named(objects, "ServiceMonitor"):
+        # It selects the Service (by its labels) and scrapes the Service's metrics port.
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= service["metadata"]["labels"].items(), selector
+        assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
 
 
 def test_single_is_one_pod_on_a_claim():
@@ -281,6 +291,29 @@ def test_strict_validation_rejects_a_broken_copy(tmp_path):
     assert "apps/v2" in (schema_errors(wrong, VERSIONS[0]) or "")
 
 
+def test_strict_validation_rejects_a_broken_service_monitor(tmp_path):
+    """The ServiceMonitor's check (tools/harness/kube.py: the fields the component may use, not
+    the operator's CRD schema) is strict too: typos, a bad duration, a bad selector fail."""
+    objects = render_variant(f"single+{'+'.join(COMPONENTS)}", tmp_path)
+    [monitor] = named(objects, "ServiceMonitor")
+    endpoint = monitor["spec"]["endpoints"][0]
+    breakages = {
+        "scrapeTimout": lambda m: m["spec"]["endpoints"][0].update(scrapeTimout="10s"),
+        "interval": lambda m: m["spec"]["endpoints"][0].update(interval="30 seconds"),
+        "matchLabel": lambda m: m["spec"]["selector"].update(matchLabel={"a": "b"}),
+        "lables": lambda m: m["metadata"].update(lables={"a": "b"}),
+        "endpoints": lambda m: m["spec"].pop("endpoints"),
+        "v2": lambda m: m.update(apiVersion="monitoring.coreos.com/v2"),
+    }
+    for version in VERSIONS:
+        assert schema_errors(monitor, version) is None
+        for fragment, breaking in breakages.items():
+            broken = copy.deepcopy(monitor)
+            breaking(broken)
+            assert fragment in (schema_errors(broken, version) or ""), (fragment, version)
+    assert endpoint == monitor["spec"]["endpoints"][0], "the copies were broken, not the original"
+
+
 # -- policy --------------------------------------------------------------------------------
 
 
@@ -359,6 +392,8 @@ def test_manifests_agree_with_the_image(overlay, prod_image, image_config, healt
             exposed = {int(p.split("/")[0]) for p in image_config["ExposedPorts"]}
             assert {p["containerPort"] for p in container["ports"]} == exposed, where
             assert int(env["PORT"]) in exposed, f"{where}: the server listens on {env['PORT']}"
+            metrics = int(env.get("METRICS_PORT") or DEFAULT_METRICS_PORT)
+            assert container_port(container, "metrics") == metrics, f"{where}: metrics on {metrics}"
             for name in PROBES:
                 probe = container[name]
                 assert container_port(container, probe["httpGet"]["port"]) == int(env["PORT"])
@@ -427,6 +462,13 @@ def test_the_image_runs_as_the_pod_spec_says(overlay, prod_image, request):
             base = f"http://127.0.0.1:{started.ports[container_port(container, 'http')]}"
             created = http("POST", f"{base}/api/notes", {"title": "from the pod spec"})
             assert created.status == 201, created.body
+            # Its metrics are on the named port (the multiprocess folder on the /tmp emptyDir),
+            # not on the app's.
+            scrape = f"http://127.0.0.1:{started.ports[container_port(container, 'metrics')]}"
+            metrics = http("GET", f"{scrape}/metrics")
+            assert metrics.status == 200, metrics.body
+            assert b'route="/api/notes",status="201"} 1.0' in metrics.body, metrics.body[-2000:]
+            assert http("GET", f"{base}/metrics").status == 404
             # The process has the identity and the restrictions the spec asks for.
             status = dict(
                 line.split(":\t", 1)
@@ -459,11 +501,12 @@ def test_the_image_runs_as_the_pod_spec_says(overlay, prod_image, request):
                 docker("inspect", "--format", "{{json .State}}", started.name).stdout
             )
             logs = docker("logs", started.name)
+            errors = logged_errors(started.name)
         assert state["ExitCode"] == 0, state
         assert not state["OOMKilled"], state
         assert took < left, f"gunicorn took {took:.1f} s of the {left} s left after preStop"
         assert "Traceback" not in logs.stdout + logs.stderr, describe(logs)
-        assert "[ERROR]" not in logs.stdout + logs.stderr, describe(logs)
+        assert errors == [], describe(logs)
         assert attempts <= container["startupProbe"]["failureThreshold"]
 
 

@@ -11,6 +11,7 @@ from tools.harness.docker import (
     container,
     docker,
     inspect,
+    logged_errors,
     volume,
     wait_for_health,
 )
@@ -36,8 +37,7 @@ def test_serves_health_and_the_api_hardened(prod):
     assert "Read-only file system" in probe.stdout
     assert "CapEff:\t0000000000000000" in probe.stdout
     # ...and nothing in the server complained about either.
-    logs = docker("logs", name)
-    assert "[ERROR]" not in logs.stdout + logs.stderr
+    assert logged_errors(name) == []
 
 
 def test_bad_input_gets_json_errors_not_tracebacks(prod):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 import http.client
 import json
-import socket
 import time
 from urllib.parse import urlsplit
 
+from tools.harness import net
 from tools.harness.docker import docker, inspect
 from tools.harness.net import raw_request
 from tools.harness.slowclients import probe, slow_clients
@@ -26,16 +26,7 @@ def send(url: str, method: str, path: str, body=None, headers=None, chunked=Fals
 
 
 def raw_exchange(url: str, data: bytes) -> bytes:
-    """Send raw bytes, return everything the server answers before it closes (bounded)."""
-    with socket.create_connection(("127.0.0.1", port_of(url)), timeout=5) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-            if len(answer) > 1_000_000:
-                break
-    return answer
+    return net.raw_exchange(port_of(url), data)
 
 
 def assert_json_error(status, headers, body, expected):
@@ -85,15 +76,24 @@ def test_chunked_bodies_over_the_limit_are_413_not_cut(prod):
     assert [n["title"] for n in json.loads(listed)] == ["ok"]
 
 
-def test_broken_chunked_framing_is_a_client_error(prod):
+def parse_answer(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of a raw HTTP/1.1 answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    return int(status_line.split(" ", 2)[1]), headers, body
+
+
+def test_broken_chunked_framing_is_a_json_400_with_the_request_id(prod):
     _, url = prod
     answer = raw_exchange(
         url,
         b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        b"X-Request-ID: chunky-1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     )
-    status = int(answer.split(b" ", 2)[1])
-    assert 400 <= status < 500, answer[:300]
+    status, headers, body = parse_answer(answer)
+    assert_json_error(status, headers, body, 400)
+    assert headers["X-Request-ID"] == "chunky-1"
 
 
 def test_methods_and_empty_answers(prod):
@@ -116,13 +116,21 @@ def test_methods_and_empty_answers(prod):
     assert_json_error(*send(url, "GET", f"/api/notes?offset={2**63}"), 400)
 
 
-def test_protocol_errors_stay_gunicorns_own(prod):
-    """What never reaches the app (the README lists these): gunicorn's own 4xx pages."""
+def test_protocol_errors_are_gunicorns_in_the_apps_json(prod):
+    """What never reaches the app (the README lists these): gunicorn's own 4xx, in the app's
+    JSON error shape, with a new request id (none from a request it could not parse)."""
     _, url = prod
-    too_long = raw_exchange(url, b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert too_long.startswith(b"HTTP/1.1 414 "), too_long[:200]
-    bad_header = raw_exchange(url, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
-    assert bad_header.startswith(b"HTTP/1.1 400 "), bad_header[:200]
+    ids = set()
+    for data, expected in [
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-ID: mine\r\nBad Header: 1\r\n\r\n", 400),
+    ]:
+        status, headers, body = parse_answer(raw_exchange(url, data))
+        assert_json_error(status, headers, body, expected)
+        assert headers["Connection"] == "close"
+        ids.add(headers["X-Request-ID"])
+    assert len(ids) == 2, ids
+    assert "mine" not in ids
 
 
 def test_stops_fast_with_an_idle_kept_alive_connection(prod):

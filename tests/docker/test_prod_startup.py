@@ -56,6 +56,8 @@ def _seconds(timestamp: str) -> datetime.datetime:
 
 
 READ_ONLY_DATA = ":ro"  # the data volume mounted read-only
+NO_TMPFS = "no tmpfs"  # the read-only root without the tmpfs on /tmp
+MARKS = (READ_ONLY_DATA, NO_TMPFS)
 BAD_SETTINGS = [
     # (docker run arguments, what the one line must contain)
     (["-e", "MAX_BODY_BYTES=abc"], ["MAX_BODY_BYTES", "'abc'", "positive integer"]),
@@ -72,6 +74,10 @@ BAD_SETTINGS = [
     (["-e", "GUNICORN_CMD_ARGS=--workers abc"], ["GUNICORN_CMD_ARGS", "'--workers abc'", "int"]),
     (["-e", "PORT=99999"], ["PORT", "'99999'", "from 1 to 65535"]),
     (["-e", "PORT=http"], ["PORT", "'http'", "from 1 to 65535"]),
+    (["-e", "LOG_FORMAT=yaml"], ["LOG_FORMAT", "'yaml'", "json, text"]),
+    (["-e", "METRICS_PORT=http"], ["METRICS_PORT", "'http'", "or 0 for no metrics"]),
+    (["-e", "METRICS_PORT=8000"], ["METRICS_PORT and PORT are both 8000", "METRICS_PORT=0"]),
+    ([NO_TMPFS], ["the metrics need a writable /tmp", "--tmpfs /tmp", "METRICS_PORT=0"]),
 ]
 
 
@@ -82,8 +88,11 @@ def test_a_bad_setting_exits_fast_with_one_line(prod_image, args, expected):
     with contextlib.ExitStack() as stack:
         data = stack.enter_context(volume())
         mount = f"{data}:/data" + (READ_ONLY_DATA if READ_ONLY_DATA in args else "")
-        env = [a for a in args if a != READ_ONLY_DATA]
-        name = stack.enter_context(container(prod_image, *HARDENED, "-v", mount, *env))
+        env = [a for a in args if a not in MARKS]
+        hardened = list(HARDENED)
+        if NO_TMPFS in args:
+            del hardened[hardened.index("--tmpfs") : hardened.index("--tmpfs") + 2]
+        name = stack.enter_context(container(prod_image, *hardened, "-v", mount, *env))
         docker("wait", name, timeout=30)
         code = int(inspect(name, "{{.State.ExitCode}}"))
         started = _seconds(inspect(name, "{{.State.StartedAt}}"))

@@ -115,3 +115,17 @@ def test_wrk_output_gives_rate_latencies_and_errors():
     }
     with pytest.raises(ValueError, match="Requests/sec"):
         parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_the_cost_of_logs_and_metrics_pairs_the_rounds_run_side_by_side():
+    from tools.bench.load import PROD, QUIET, cost_rows
+
+    def runs(*pairs):
+        return [{"rate": rate, "p99_ms": p99} for rate, p99 in pairs]
+
+    results = {PROD: runs((900, 12.0), (450, 31.0)), QUIET: runs((1000, 11.0), (500, 27.0))}
+    ratio, added = cost_rows("load", "GET /api/notes, 1k notes", results)
+    assert ratio.samples == [0.9, 0.9]  # round i with round i: a slow round weighs on both
+    assert added.samples == [1.0, 4.0]
+    assert [met for _, met in ratio.verdicts()] == [True]  # median 0.9: 10 % lost at most
+    assert [met for _, met in added.verdicts()] == [False]  # median 2.5 ms: over 2 ms

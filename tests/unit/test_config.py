@@ -4,7 +4,14 @@ import re
 import pytest
 
 from app import create_app
-from app.config import ConfigError, parse_log_level, parse_max_body_bytes, prepare_data_dir
+from app.config import (
+    ConfigError,
+    parse_log_format,
+    parse_log_level,
+    parse_max_body_bytes,
+    parse_metrics_port,
+    prepare_data_dir,
+)
 
 
 @pytest.mark.parametrize("raw", ["abc", "0", "-5", "1.5", "64k", True])
@@ -27,6 +34,30 @@ def test_invalid_log_level(raw):
 def test_log_level_default_and_case():
     assert parse_log_level(None) == "INFO"
     assert parse_log_level("debug") == "DEBUG"
+
+
+@pytest.mark.parametrize("raw", ["yaml", "JSONL", "", "json text"])
+def test_invalid_log_format(raw):
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of json, text"):
+        parse_log_format(raw)
+
+
+def test_log_format_default_and_case():
+    assert parse_log_format(None) == "text"
+    assert parse_log_format(None, default="json") == "json"
+    assert parse_log_format(" JSON ") == "json"
+
+
+@pytest.mark.parametrize("raw", ["http", "-1", "65536", "9000.0", "\uff19", "9" * 5000, True])
+def test_invalid_metrics_port(raw):
+    with pytest.raises(ConfigError, match="METRICS_PORT must be a port from 1 to 65535, or 0"):
+        parse_metrics_port(raw)
+
+
+def test_metrics_port_default_and_off():
+    assert parse_metrics_port(None) == 9000
+    assert parse_metrics_port("0") == 0
+    assert parse_metrics_port(9100) == 9100
 
 
 def test_env_values_reach_the_app(clean_env, tmp_path):

@@ -57,7 +57,11 @@ FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
     "size": ("image sizes above the base image", run_sizes),
     "up": ("compose up / fresh clone / devcontainer up until serving", run_up),
     "stop": ("docker stop of the prod container", run_stop),
-    "load": ("throughput and p99 at 1k and 100k notes, writes: prod vs gthread vs dev", run_load),
+    "load": (
+        "throughput and p99 at 1k and 100k notes, writes: prod vs gthread vs dev; what prod's "
+        "logs and metrics cost",
+        run_load,
+    ),
     "resources": ("CPU and memory of prod, idle and under load (Kubernetes sizing)", run_resources),
     "debugger": ("attach after port checks and after the debug adapter dies", run_debugger),
     "slow": ("probes answered while 256 slow connections are open", run_slow),

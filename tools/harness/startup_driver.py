@@ -59,7 +59,7 @@ def stop(process: subprocess.Popen) -> int:
 def one_start(index: int, workers: int, root: str) -> dict:
     data_dir = os.path.join(root, f"fresh-{index}")
     log_path = os.path.join(root, f"log-{index}")
-    port = 9000 + index
+    port = 9100 + index  # not 9000: the metrics' port (METRICS_PORT's default)
     process = start(data_dir, port, workers, log_path)
 
     def log() -> str:
