@@ -182,6 +182,7 @@ COPY --link --chmod=0755 docker/healthcheck.py /usr/local/bin/healthcheck
 # start, and one RUN fewer keeps a code-only rebuild at about a quarter of a second.
 COPY --link prod /app/prod
 COPY --link app /app/app
+COPY --link setting.py /app/setting.py
 
 # The commit it is built from, for the build info metric (`make prod-build` passes it); last,
 # so that a new commit rebuilds nothing.

@@ -17,6 +17,8 @@ DEFAULTS = {
     "PROPAGATE_EXCEPTIONS": False,
     # Run the migrations at start. gunicorn's workers get False: its master has done it once.
     "INIT_DB": True,
+    # The version the build info metric reports.
+    "VERSION": __version__,
 }
 
 
@@ -24,7 +26,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the app from environment variables, with `config` taking precedence."""
     # Imported here, not with the package: `python -m prod` reads app.config before gunicorn
     # starts, and answers a bad setting faster without the data layer loaded.
-    from . import db, errors, health, logs, notes, request_id
+    from . import db, engine, errors, health, logs, notes, request_id
 
     overrides = dict(config or {})
     # The app's own settings (environment, then overrides) are validated; other keys are
@@ -40,12 +42,17 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     data_dir = prepare_data_dir(settings["DATA_DIR"] or app.instance_path)
     app.config["DATA_DIR"] = data_dir
-    url = settings["DATABASE_URL"] or db.sqlite_url(data_dir / db.DB_FILENAME)
+    url = settings["DATABASE_URL"] or engine.sqlite_url(data_dir / engine.DB_FILENAME)
     app.config["DATABASE_URL"] = url
     # The SQLite file, when that is the database (tests and tools read it directly).
     app.config["DATABASE"] = Path(url.database) if url.get_backend_name() == "sqlite" else None
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
 
+    if app.config["INIT_DB"]:
+        # Imported only then (Alembic): gunicorn's workers get False, its master migrated.
+        from . import migrate
+
+        migrate.upgrade(url)
     db.init_app(app)
     errors.init_app(app)
     notes.init_app(app)

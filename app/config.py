@@ -1,28 +1,37 @@
-"""Settings read from environment variables, so one image runs anywhere (12-factor)."""
+"""Settings read from environment variables, so one image runs anywhere (12-factor). Each is
+read and checked the one way every server of this project reads its settings (``setting``)."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from setting import Choice, Number, SettingError, port
+
 if TYPE_CHECKING:
     from sqlalchemy import URL
 
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = Number("MAX_BODY_BYTES", 64 * 1024, "a size in bytes", low=1)
 # DATA_DIR when unset: the project's instance/ folder (Flask's convention; gitignored), for the
 # app and for `python -m app.migrate` alike, whatever the current directory.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "instance"
-DEFAULT_LOG_LEVEL = "INFO"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_LEVEL = Choice(
+    "LOG_LEVEL", "INFO", "a log level", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
 # json: one JSON object per line (prod's default, prod/settings.py); text: for people to read.
-LOG_FORMATS = ("json", "text")
-DEFAULT_LOG_FORMAT = "text"
+LOG_FORMAT = Choice("LOG_FORMAT", "text", "a log format", ("json", "text"))
 # The port of the Prometheus metrics, apart from the app's; 0 turns the metrics off.
-DEFAULT_METRICS_PORT = 9000
+METRICS_PORT = Number("METRICS_PORT", 9000, "a port, or 0 for no metrics", 0, 65535)
+# None: the server's own default (3306).
+DATABASE_PORT = port("DATABASE_PORT", None)
+# The threads one app process may serve requests in (prod's GUNICORN_THREADS at most): a
+# connection of its own for each, under gevent (app/engine.py).
+MAX_APP_THREADS = 256
 
 # The database server, given either as one URL or as its parts (which take any characters as
 # they are). The password may also come apart from either form; URL and password can each be
@@ -35,11 +44,18 @@ DATABASE_SETTINGS = (
     "DATABASE_PASSWORD",
     "DATABASE_PASSWORD_FILE",
 )
+# The dev stack's database service: a host name, used only when no DATABASE_* setting names a
+# database and the name resolves, that is when the service runs in the same compose project
+# (the db profile, whether COMPOSE_PROFILES=db or --profile db switched it on). The app then
+# uses the MariaDB server there as the official image's settings describe it: MARIADB_USER,
+# MARIADB_DATABASE, and the password in the file MARIADB_PASSWORD_FILE names. Else: SQLite.
+SERVICE_SETTINGS = ("DATABASE_SERVICE", "MARIADB_USER", "MARIADB_DATABASE", "MARIADB_PASSWORD_FILE")
 # The environment variables the app itself reads; the rest of .env.example belongs to
 # gunicorn, compose and the Dockerfile.
 ENV_SETTINGS = (
     "DATA_DIR",
     *DATABASE_SETTINGS,
+    *SERVICE_SETTINGS,
     "MAX_BODY_BYTES",
     "LOG_LEVEL",
     "LOG_FORMAT",
@@ -47,23 +63,8 @@ ENV_SETTINGS = (
 )
 
 
-class ConfigError(ValueError):
-    """A setting has a value the app cannot start with."""
-
-
-def parse_max_body_bytes(raw: str | int | None) -> int:
-    if raw is None:
-        return DEFAULT_MAX_BODY_BYTES
-    try:
-        # bool is an int subclass; True would silently mean "1 byte".
-        if isinstance(raw, bool):
-            raise TypeError
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"MAX_BODY_BYTES must be a positive integer, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"MAX_BODY_BYTES must be a positive integer, got {raw!r}")
-    return value
+# A setting the app cannot start with (the one error of ``setting``, by the app's name for it).
+ConfigError = SettingError
 
 
 # The database URLs the app speaks: SQLite (standard library) and MariaDB/MySQL through PyMySQL,
@@ -140,15 +141,7 @@ def database_url(raw: str | URL | None, source: str = "DATABASE_URL") -> URL | N
     return url
 
 
-def parse_port(raw: str | int) -> int:
-    text = str(raw).strip()
-    port = int(text) if text.isascii() and text.isdigit() and len(text) < 6 else 0
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"DATABASE_PORT must be a port number from 1 to 65535, got {raw!r}")
-    return port
-
-
-def parse_host(raw: str) -> str:
+def parse_host(raw: str, name: str = "DATABASE_HOST") -> str:
     host = str(raw).strip()
     if ":" in host:
         try:
@@ -160,7 +153,7 @@ def parse_host(raw: str) -> str:
     if not host or any(c in host for c in "/@?# \t"):
         # Not echoed: a URL put here by mistake may hold a password.
         raise ConfigError(
-            "DATABASE_HOST must be a host name or an IP address, without a scheme, port or "
+            f"{name} must be a host name or an IP address, without a scheme, port or "
             "path (the port is DATABASE_PORT; a whole URL goes in DATABASE_URL)"
         )
     return host
@@ -174,13 +167,40 @@ def server_url(raw: Mapping[str, object]) -> URL:
     for name in ("DATABASE_USER", "DATABASE_NAME"):
         if raw.get(name) is None:
             raise ConfigError(f"{name} is required with DATABASE_HOST")
-    port = raw.get("DATABASE_PORT")
     return URL.create(
         SERVER_DRIVER,
         username=str(raw["DATABASE_USER"]),
         host=parse_host(str(raw["DATABASE_HOST"])),
-        port=None if port is None else parse_port(port),  # None: the server's default, 3306
+        port=DATABASE_PORT.read(raw.get("DATABASE_PORT")),
         database=str(raw["DATABASE_NAME"]),
+    )
+
+
+def resolves(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return True
+
+
+def service_url(raw: Mapping[str, object]) -> URL | None:
+    """The dev stack's database service (SERVICE_SETTINGS), if it runs; else None: SQLite."""
+    from sqlalchemy import URL
+
+    host = raw.get("DATABASE_SERVICE")
+    if host is None or not resolves(parse_host(str(host), "DATABASE_SERVICE")):
+        return None
+    for name in ("MARIADB_USER", "MARIADB_DATABASE", "MARIADB_PASSWORD_FILE"):
+        if raw.get(name) is None:
+            raise ConfigError(f"{name} is required with DATABASE_SERVICE")
+    password = read_setting_file("MARIADB_PASSWORD_FILE", str(raw["MARIADB_PASSWORD_FILE"]))
+    return URL.create(
+        SERVER_DRIVER,
+        username=str(raw["MARIADB_USER"]),
+        password=password,
+        host=str(host).strip(),
+        database=str(raw["MARIADB_DATABASE"]),
     )
 
 
@@ -203,7 +223,7 @@ def database_settings(raw: Mapping[str, object]) -> URL | None:
                 f"{apart[0]} is set, but no database server: set DATABASE_HOST (with "
                 "DATABASE_USER and DATABASE_NAME) or DATABASE_URL"
             )
-        return None
+        return service_url(raw)
     if url_names:
         value, source = _value_or_file(raw, "DATABASE_URL")
         url = database_url(value, source)
@@ -219,36 +239,6 @@ def database_settings(raw: Mapping[str, object]) -> URL | None:
             f"the password is given twice, in {source} and in {password_source}; keep one"
         )
     return url.set(password=str(password))
-
-
-def _one_of(name: str, raw: str | None, choices: tuple[str, ...], default: str) -> str:
-    """`raw` as one of `choices`, whatever its case; `default` when unset."""
-    if raw is None:
-        return default
-    chosen = {choice.lower(): choice for choice in choices}.get(str(raw).strip().lower())
-    if chosen is None:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
-    return chosen
-
-
-def parse_log_level(raw: str | None) -> str:
-    return _one_of("LOG_LEVEL", raw, LOG_LEVELS, DEFAULT_LOG_LEVEL)
-
-
-def parse_log_format(raw: str | None, default: str = DEFAULT_LOG_FORMAT) -> str:
-    return _one_of("LOG_FORMAT", raw, LOG_FORMATS, default)
-
-
-def parse_metrics_port(raw: str | int | None) -> int:
-    if raw is None:
-        return DEFAULT_METRICS_PORT
-    text = str(raw).strip()
-    port = int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else -1
-    if isinstance(raw, bool) or not 0 <= port <= 65535:
-        raise ConfigError(
-            f"METRICS_PORT must be a port from 1 to 65535, or 0 for no metrics, got {raw!r}"
-        )
-    return port
 
 
 def prepare_data_dir(path: str | os.PathLike[str]) -> Path:
@@ -278,13 +268,14 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object]) -
     raw: dict[str, object] = {k: environ[k] for k in ENV_SETTINGS if environ.get(k)}
     given = {k: v for k, v in overrides.items() if k in ENV_SETTINGS}
     if any(k in DATABASE_SETTINGS for k in given):
-        raw = {k: v for k, v in raw.items() if k not in DATABASE_SETTINGS}
+        names = (*DATABASE_SETTINGS, *SERVICE_SETTINGS)
+        raw = {k: v for k, v in raw.items() if k not in names}
     raw.update(given)
     return {
         "DATA_DIR": raw.get("DATA_DIR"),
         "DATABASE_URL": database_settings(raw),
-        "MAX_BODY_BYTES": parse_max_body_bytes(raw.get("MAX_BODY_BYTES")),
-        "LOG_LEVEL": parse_log_level(raw.get("LOG_LEVEL")),
-        "LOG_FORMAT": parse_log_format(raw.get("LOG_FORMAT")),
-        "METRICS_PORT": parse_metrics_port(raw.get("METRICS_PORT")),
+        "MAX_BODY_BYTES": MAX_BODY_BYTES.read(raw.get("MAX_BODY_BYTES")),
+        "LOG_LEVEL": LOG_LEVEL.read(raw.get("LOG_LEVEL")),
+        "LOG_FORMAT": LOG_FORMAT.read(raw.get("LOG_FORMAT")),
+        "METRICS_PORT": METRICS_PORT.read(raw.get("METRICS_PORT")),
     }

@@ -4,7 +4,8 @@ from flask import Blueprint, current_app
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from .db import describe, get_db, schema_ready
+from .db import get_db, schema_ready
+from .engine import describe
 
 bp = Blueprint("health", __name__)
 

@@ -36,7 +36,6 @@ from prometheus_client import (
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 
-from . import __version__
 from .db import get_engine
 
 NAMESPACE = "berth"
@@ -80,9 +79,9 @@ BUILD_INFO = Gauge(
 )
 
 
-def build_labels() -> dict[str, str]:
+def build_labels(version: str) -> dict[str, str]:
     return {
-        "version": __version__,
+        "version": version,
         # The image's GIT_COMMIT build argument (make prod-build passes it).
         "commit": os.environ.get("GIT_COMMIT") or "unknown",
         "python": platform.python_version(),
@@ -126,7 +125,7 @@ def count_database_errors(context: ExceptionContext) -> None:
 
 
 def init_app(app: Flask) -> None:
-    BUILD_INFO.labels(**build_labels()).set(1)
+    BUILD_INFO.labels(**build_labels(app.config["VERSION"])).set(1)
     event.listen(get_engine(app), "handle_error", count_database_errors)
     app.wsgi_app = Middleware(app.wsgi_app)
 

@@ -33,7 +33,7 @@ from .config import (
     load_settings,
     prepare_data_dir,
 )
-from .db import (
+from .engine import (
     CONNECT_TIMEOUT_SECONDS,
     DB_FILENAME,
     describe,

@@ -9,7 +9,7 @@ has the figures). 2 workers x 4 threads suit a small container (2 CPUs).
 
 import os
 
-from app.config import ConfigError, parse_log_level
+from app.config import LOG_LEVEL, ConfigError
 from prod.logs import TEXT_ACCESS_FORMAT
 from prod.settings import METRICS_DIR, log_format, metrics_port, server_settings
 from prod.startup import (  # noqa: F401 - gunicorn hooks
@@ -22,7 +22,7 @@ from prod.startup import (  # noqa: F401 - gunicorn hooks
 
 try:
     _settings = server_settings(os.environ)
-    _log_level = parse_log_level(os.environ.get("LOG_LEVEL") or None)
+    _log_level = LOG_LEVEL.get(os.environ)
     log_format(os.environ)
     _metrics_port = metrics_port(os.environ)
 except ConfigError as e:

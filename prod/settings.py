@@ -8,55 +8,47 @@ settings before gunicorn starts.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import (
+    LOG_FORMAT,
+    MAX_APP_THREADS,
+    METRICS_PORT,
     ConfigError,
     load_settings,
-    parse_log_format,
-    parse_metrics_port,
     prepare_data_dir,
 )
-
-
-@dataclass(frozen=True)
-class Number:
-    default: int
-    low: int
-    high: int
-    meaning: str
-
-    def parse(self, name: str, raw: str | None) -> int:
-        if raw is None or not raw.strip():
-            return self.default
-        text = raw.strip()
-        value = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
-        if value is None or not self.low <= value <= self.high:
-            raise ConfigError(
-                f"{name}={raw!r} is not valid: {self.meaning} must be a whole number from "
-                f"{self.low} to {self.high} (default {self.default})"
-            )
-        return value
-
+from setting import Number, port
 
 SERVER_SETTINGS = {
-    "PORT": Number(8000, 1, 65535, "the port to listen on"),
-    "WEB_CONCURRENCY": Number(2, 1, 64, "the number of worker processes"),
-    "GUNICORN_THREADS": Number(4, 1, 256, "the threads each worker runs the app in"),
-    "GUNICORN_WORKER_CONNECTIONS": Number(
-        1000, 1, 100_000, "the open connections each worker serves at once"
-    ),
-    "GUNICORN_TIMEOUT": Number(30, 1, 3600, "the seconds a silent worker lives"),
-    "GUNICORN_GRACEFUL_TIMEOUT": Number(5, 0, 3600, "the seconds requests get to finish on stop"),
+    s.name: s
+    for s in (
+        port("PORT", 8000, "the port to listen on"),
+        Number("WEB_CONCURRENCY", 2, "the number of worker processes", 1, 64),
+        Number(
+            "GUNICORN_THREADS", 4, "the threads each worker runs the app in", 1, MAX_APP_THREADS
+        ),
+        Number(
+            "GUNICORN_WORKER_CONNECTIONS",
+            1000,
+            "the open connections each worker serves at once",
+            1,
+            100_000,
+        ),
+        Number("GUNICORN_TIMEOUT", 30, "the seconds a silent worker lives", 1, 3600),
+        Number(
+            "GUNICORN_GRACEFUL_TIMEOUT", 5, "the seconds requests get to finish on stop", 0, 3600
+        ),
+    )
 }
 # Prod's logs go to a log pipeline: JSON lines unless LOG_FORMAT says otherwise (the app's own
 # default, for people reading a terminal, is text).
-PROD_LOG_FORMAT = "json"
+PROD_LOG_FORMAT = dataclasses.replace(LOG_FORMAT, default="json")
 # prometheus_client's multiprocess folder (gunicorn.conf.py names it in PROMETHEUS_MULTIPROC_DIR):
 # on /tmp, a tmpfs in the container (the root file system is read-only), so writes cost no I/O.
 METRICS_DIR = Path("/tmp/berth-metrics")  # noqa: S108 (the container's private tmpfs)
@@ -74,15 +66,15 @@ def server_settings(environ: Mapping[str, str]) -> dict[str, int]:
                 f"{name}={environ[name]!r} is not a setting of this server; accepted: {known}, "
                 "GUNICORN_CMD_ARGS (gunicorn options)"
             )
-    return {name: number.parse(name, environ.get(name)) for name, number in SERVER_SETTINGS.items()}
+    return {name: number.get(environ) for name, number in SERVER_SETTINGS.items()}
 
 
 def log_format(environ: Mapping[str, str]) -> str:
-    return parse_log_format(environ.get("LOG_FORMAT") or None, PROD_LOG_FORMAT)
+    return PROD_LOG_FORMAT.get(environ)
 
 
 def metrics_port(environ: Mapping[str, str]) -> int:
-    return parse_metrics_port(environ.get("METRICS_PORT") or None)
+    return METRICS_PORT.get(environ)
 
 
 def check_metrics_dir() -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import create_app
 from app.config import ConfigError
-from app.db import describe
+from app.engine import describe
 
 from .settings import METRICS_DIR, check_metrics_dir, log_format, metrics_port
 

@@ -46,7 +46,7 @@ from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
 from app import request_id
-from app.config import parse_max_body_bytes
+from app.config import MAX_BODY_BYTES
 from app.errors import error_document
 
 # A stopping worker keeps idle connections this long, for a request already on its way; on a
@@ -151,7 +151,7 @@ class Worker(GeventWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        max_body = parse_max_body_bytes(os.environ.get("MAX_BODY_BYTES") or None)
+        max_body = MAX_BODY_BYTES.get(os.environ)
         self.wsgi = WholeRequests(self.wsgi, self.cfg.threads, max_body)
 
     @contextlib.contextmanager

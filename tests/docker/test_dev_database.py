@@ -1,5 +1,6 @@
-"""The dev stack with its database switched on (COMPOSE_PROFILES=db): MariaDB first, then the
-app; the app rides out a database restart; reload and the debugger work as without it; the data
+"""The dev stack with its database switched on the compose-native way (`--profile db`; the
+other dev database tests use COMPOSE_PROFILES=db): MariaDB first, then the app, which uses it;
+the app rides out a database restart; reload and the debugger work as without it; the data
 survives `down`/`up`. All of it with a password that breaks a URL pasted together, set in .env
 as .env.example says: no log shows it."""
 
@@ -24,7 +25,7 @@ def db_stack(docker_engine, tmp_path_factory):
     workspace = copy_project(tmp_path_factory.mktemp("devdb") / "berth")
     (workspace / ".env").write_text(dotenv_line("MARIADB_PASSWORD", PASSWORD))
     with dev_stack(
-        workspace, unique("berth-devdb"), COMPOSE_PROFILES="db", DB_PORT=str(free_port())
+        workspace, unique("berth-devdb"), profiles=("db",), DB_PORT=str(free_port())
     ) as stack:
         yield stack
 

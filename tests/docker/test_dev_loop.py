@@ -86,6 +86,11 @@ def test_healthcheck_reports_healthy(stack):
     assert http("GET", stack.url + "/healthz").json() == {"status": "ok"}
 
 
+def test_without_the_db_profile_the_app_keeps_sqlite(stack):
+    """The compose file names the database service; it is not running, so: SQLite in /data."""
+    assert "berth started: database /data/notes.sqlite3" in stack.logs()
+
+
 def test_ports_are_published_on_loopback_only(stack):
     container = stack.container()
     published = json.loads(inspect(container, "{{json .NetworkSettings.Ports}}"))
@@ -355,12 +360,15 @@ def test_no_zombies_and_down_is_quick_and_the_log_is_clean(stack, target):
 def test_every_setting_the_code_reads_reaches_the_dev_container_from_env(stack):
     """What a developer puts in .env reaches the app and the dev server (compose's env_file),
     except the two container ports, which compose fixes (APP_PORT and DEBUGPY_PORT move the
-    host side)."""
+    host side), and MARIADB_PASSWORD_FILE, which in .env names the file on the host that compose
+    makes the password secret from, and in the container where that secret is."""
     from app.config import ENV_SETTINGS
     from dev.settings import SETTINGS
 
     fixed = {"PORT": "8000", "DEBUGPY_PORT": "5678"}
-    wanted = {name: f"from-env-{name.lower()}" for name in {*ENV_SETTINGS, *SETTINGS} - set(fixed)}
+    elsewhere = {"MARIADB_PASSWORD_FILE"}
+    names = {*ENV_SETTINGS, *SETTINGS} - set(fixed) - elsewhere
+    wanted = {name: f"from-env-{name.lower()}" for name in names}
     dotenv = stack.workspace / ".env"
     dotenv.write_text("".join(f"{name}={value}\n" for name, value in {**wanted, **fixed}.items()))
     try:

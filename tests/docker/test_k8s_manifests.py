@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from app.config import DEFAULT_METRICS_PORT
+from app.config import METRICS_PORT
 from tools.harness.commands import describe
 from tools.harness.dap import DapClient, initialize_arguments
 from tools.harness.docker import docker, logged_errors
@@ -392,7 +392,7 @@ def test_manifests_agree_with_the_image(overlay, prod_image, image_config, healt
             exposed = {int(p.split("/")[0]) for p in image_config["ExposedPorts"]}
             assert {p["containerPort"] for p in container["ports"]} == exposed, where
             assert int(env["PORT"]) in exposed, f"{where}: the server listens on {env['PORT']}"
-            metrics = int(env.get("METRICS_PORT") or DEFAULT_METRICS_PORT)
+            metrics = METRICS_PORT.get(env)
             assert container_port(container, "metrics") == metrics, f"{where}: metrics on {metrics}"
             for name in PROBES:
                 probe = container[name]

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from app import db
+from app import engine, migrate
 from app.models import MAX_INT
 from tools.harness.api import assert_json_error
 
@@ -161,7 +161,7 @@ def test_debug_mode_still_answers_json_500(app):
 
 @pytest.mark.sqlite_only
 def test_list_reads_the_index_in_order(app):
-    conn = db.connect(app.config["DATABASE"])
+    conn = engine.connect(app.config["DATABASE"])
     plan = " ".join(
         row[3]  # the "detail" column
         for row in conn.execute(
@@ -176,14 +176,14 @@ def test_list_reads_the_index_in_order(app):
 @pytest.mark.sqlite_only
 def test_healthz_does_not_read_the_notes(client, monkeypatch):
     statements: list[str] = []
-    connect = db.connect
+    connect = engine.connect
 
     def traced(path):
         conn = connect(path)
         conn.set_trace_callback(statements.append)
         return conn
 
-    monkeypatch.setattr(db, "connect", traced)
+    monkeypatch.setattr(engine, "connect", traced)
     assert client.get("/healthz").status_code == 200
     assert statements
     assert not [s for s in statements if "from notes" in s.lower()], statements
@@ -193,19 +193,19 @@ def test_workers_skip_the_schema_set_up(clean_env, tmp_path):
     from app import create_app
 
     create_app({"DATA_DIR": tmp_path, "INIT_DB": False})
-    assert not (tmp_path / db.DB_FILENAME).exists()
+    assert not (tmp_path / engine.DB_FILENAME).exists()
 
 
 def test_schema_set_up_is_idempotent_and_read_only_when_done(tmp_path):
-    path = tmp_path / db.DB_FILENAME
-    db.init_db(path)
+    path = tmp_path / engine.DB_FILENAME
+    migrate.upgrade(path)
     holder = sqlite3.connect(path)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
-        db.LOCK_TIMEOUT_SECONDS, saved = 0, db.LOCK_TIMEOUT_SECONDS
-        db.init_db(path)  # would fail at once with "database is locked" if it wrote
+        engine.LOCK_TIMEOUT_SECONDS, saved = 0, engine.LOCK_TIMEOUT_SECONDS
+        migrate.upgrade(path)  # would fail at once with "database is locked" if it wrote
     finally:
-        db.LOCK_TIMEOUT_SECONDS = saved
+        engine.LOCK_TIMEOUT_SECONDS = saved
         holder.rollback()
         holder.close()
 

@@ -152,7 +152,9 @@ def test_parts_need_a_host_and_the_host_has_no_port_or_scheme():
         assert host not in message  # it may be a URL with a password in it
     assert database({**PARTS, "DATABASE_HOST": "::1"}).host == "::1"
     for port in ("0", "65536", "33o6", "3306.0"):
-        assert refused({**PARTS, "DATABASE_PORT": port}).startswith("DATABASE_PORT must be")
+        assert refused({**PARTS, "DATABASE_PORT": port}).startswith(
+            f"DATABASE_PORT={port!r} is not a port"
+        )
 
 
 def test_a_url_or_the_parts_never_both_and_each_value_or_its_file(tmp_path):
@@ -267,7 +269,7 @@ def mariadb_for_passwords():
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_any_password_reaches_mariadb(clean_env, tmp_path, mariadb_for_passwords, password):
     """The server has the password as the mariadb client sent it (UTF-8); the app must send
-    the same bytes (PyMySQL alone would send Latin-1: app.db.utf8_password)."""
+    the same bytes (PyMySQL alone would send Latin-1: app.engine.utf8_password)."""
     server = mariadb_for_passwords["server"] = mariadb_for_passwords["server"].with_password(
         password
     )
@@ -289,3 +291,56 @@ def test_any_password_reaches_mariadb(clean_env, tmp_path, mariadb_for_passwords
     finally:
         app.extensions["berth_db"].dispose()
     assert server.sql("SELECT body FROM notes").rstrip("\n") == password
+
+
+# -- the dev stack's database service (COMPOSE_PROFILES=db or --profile db) ---------------------
+
+
+def service(tmp_path, **settings) -> dict:
+    password = tmp_path / "db_password"
+    password.write_text(PASSWORDS[0] + "\n")
+    return {
+        "DATABASE_SERVICE": "db",
+        "MARIADB_USER": "berth",
+        "MARIADB_DATABASE": "berth",
+        "MARIADB_PASSWORD_FILE": str(password),
+        **settings,
+    }
+
+
+def test_the_database_service_is_used_when_it_runs(tmp_path, monkeypatch):
+    looked_up = []
+    monkeypatch.setattr("app.config.resolves", lambda host: looked_up.append(host) or True)
+    url = database(service(tmp_path))
+    assert looked_up == ["db"]
+    assert (url.host, url.username, url.database) == ("db", "berth", "berth")
+    assert url.password == PASSWORDS[0]  # from the file, its newline dropped
+
+
+def test_without_the_database_service_the_app_keeps_sqlite(tmp_path, monkeypatch):
+    monkeypatch.setattr("app.config.resolves", lambda host: False)
+    assert database(service(tmp_path)) is None
+    assert database(service(tmp_path, MARIADB_PASSWORD_FILE=str(tmp_path / "none"))) is None
+
+
+def test_a_database_of_ones_own_wins_over_the_service(tmp_path, monkeypatch):
+    monkeypatch.setattr("app.config.resolves", lambda host: pytest.fail("looked up the service"))
+    url = database(service(tmp_path, DATABASE_URL="sqlite:////tmp/mine.sqlite3"))
+    assert url.database == "/tmp/mine.sqlite3"
+    assert database(service(tmp_path, **PARTS)).host == "db"
+
+
+def test_the_service_needs_its_user_and_a_readable_password(tmp_path, monkeypatch):
+    monkeypatch.setattr("app.config.resolves", lambda host: True)
+    settings = service(tmp_path)
+    del settings["MARIADB_USER"]
+    assert refused(settings) == "MARIADB_USER is required with DATABASE_SERVICE"
+    missing = service(tmp_path, MARIADB_PASSWORD_FILE=str(tmp_path / "none"))
+    assert refused(missing).startswith(f"MARIADB_PASSWORD_FILE {str(tmp_path / 'none')!r} cannot")
+
+
+def test_a_name_that_resolves_nowhere_is_not_a_service():
+    from app.config import resolves
+
+    assert not resolves("berth-no-such-service.invalid")
+    assert resolves("localhost")

@@ -24,9 +24,9 @@ def test_polling_has_its_own_default_interval_and_empty_means_unset():
     [
         ("DEBUGPY", "ture", "use 1 or 0"),
         ("RELOAD_POLL", "2", "use 1 or 0"),
-        ("PORT", "80a", "a number from 1 to 65535"),
-        ("DEBUGPY_PORT", "70000", "a number from 1 to 65535"),
-        ("PORT", "\uff18\uff10", "a number from 1 to 65535"),  # fullwidth digits
+        ("PORT", "80a", "a whole number from 1 to 65535"),
+        ("DEBUGPY_PORT", "70000", "a whole number from 1 to 65535"),
+        ("PORT", "\uff18\uff10", "a whole number from 1 to 65535"),  # fullwidth digits
         ("RELOAD_INTERVAL", "fast", "seconds from 0.05 to 60"),
         ("RELOAD_INTERVAL", "0", "seconds from 0.05 to 60"),
     ],

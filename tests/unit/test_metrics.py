@@ -69,7 +69,7 @@ def test_database_errors_are_counted(app):
 def test_build_info_names_the_version_of_pyproject(app):
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert __version__ == project["version"]
-    labels = metrics.build_labels()
+    labels = metrics.build_labels(__version__)
     assert value("berth_build_info", **labels) == 1
     assert labels["version"] == __version__
 

@@ -61,13 +61,15 @@ class ComposeStack:
     # image compose would build for this project, <project>-web, instead of building.
     image: str | None = None
     files: tuple[str, ...] = (COMPOSE_FILE,)
+    profiles: tuple[str, ...] = ()  # as `--profile` flags (COMPOSE_PROFILES goes in env)
     up_seconds: float = field(default=0.0)
 
     def command(self, *args: str) -> list[str]:
-        """`docker compose -f docker-compose.dev.yml [-f ...] [-p project] ...`"""
+        """`docker compose -f docker-compose.dev.yml [-f ...] [-p project] [--profile ...] ...`"""
         files = [arg for name in self.files for arg in ("-f", name)]
         name = ["-p", self.project] if self.project else []
-        return ["docker", "compose", *files, *name, *args]
+        profiles = [arg for profile in self.profiles for arg in ("--profile", profile)]
+        return ["docker", "compose", *files, *name, *profiles, *args]
 
     def compose(self, *args: str, timeout: float = 180, check: bool = False):
         """A compose command on this stack, in the workspace."""
@@ -185,13 +187,16 @@ def dev_stack(
     up: bool = True,
     image: str | None = None,
     files: tuple[str, ...] = (COMPOSE_FILE,),
+    profiles: tuple[str, ...] = (),
     **settings: str,
 ) -> Iterator[ComposeStack]:
     """The dev stack of ``workspace`` on free ports (with ``up``, started and healthy); removed
     afterwards, whatever happened."""
     app_port, debugpy_port = free_ports(2)
     env = stack_env(APP_PORT=str(app_port), DEBUGPY_PORT=str(debugpy_port), **settings)
-    stack = ComposeStack(workspace, project, env, app_port, debugpy_port, image, files)
+    stack = ComposeStack(
+        workspace, project, env, app_port, debugpy_port, image, files, profiles=profiles
+    )
     try:
         if up:
             stack.up()
