@@ -14,34 +14,25 @@ import fnmatch
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tools.harness.commands import host_tool, run
+from tools.harness.compose import stack_env
 from tools.harness.project import ROOT
 
 COMPOSE_FILE = ROOT / "docker-compose.dev.yml"
 
 
-def _env(**settings: str) -> dict[str, str]:
-    """The caller's environment without what would change the file's meaning."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    for name in ("APP_PORT", "DEBUGPY_PORT"):
-        env.pop(name, None)
-    env.update(settings)
-    return env
-
-
 def _compose(*args: str, compose_file: Path = COMPOSE_FILE, **settings: str):
-    return subprocess.run(
-        ["docker", "compose", "-f", str(compose_file), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    """A compose command on the file, with none of the caller's settings that would change it."""
+    return run(
+        ["docker", "compose", "-f", compose_file, *args],
         cwd=ROOT,
-        env=_env(**settings),
+        env=stack_env(**settings),
+        replace_env=True,
+        timeout=60,
         check=False,
     )
 
@@ -199,8 +190,14 @@ def test_watch_mode_rebuilds_on_every_build_input_and_syncs_the_rest():
 
 # -- the database password: one file for both services -----------------------------------------
 
-DATABASE_ENV = ("DATABASE_HOST", "DATABASE_USER", "DATABASE_NAME", "DATABASE_PASSWORD_FILE")
 SECRET_FILE = "/run/secrets/db_password"  # noqa: S105 (where the file is, not what it holds)
+# What the app is told of the database service, with or without the profile (app/config.py).
+SERVICE_ENV = {
+    "DATABASE_SERVICE": "db",
+    "MARIADB_USER": "berth",
+    "MARIADB_DATABASE": "berth",
+    "MARIADB_PASSWORD_FILE": SECRET_FILE,
+}
 
 
 def _database_config(**settings: str) -> dict:
@@ -221,14 +218,8 @@ def _database_config(**settings: str) -> dict:
 def test_with_the_profile_both_services_read_one_password_file(settings, source):
     config = _database_config(COMPOSE_PROFILES="db", **settings)
     web, db = config["services"]["web"], config["services"]["db"]
-    env = {k: web["environment"].get(k) for k in DATABASE_ENV}
-    assert env == {
-        "DATABASE_HOST": "db",
-        "DATABASE_USER": "berth",
-        "DATABASE_NAME": "berth",
-        "DATABASE_PASSWORD_FILE": SECRET_FILE,
-    }
-    assert not {"DATABASE_URL", "DATABASE_PASSWORD"} & set(web["environment"])
+    assert {k: web["environment"].get(k) for k in SERVICE_ENV} == SERVICE_ENV
+    assert not {k for k in web["environment"] if k.startswith("DATABASE_")} - {"DATABASE_SERVICE"}
     assert db["environment"]["MARIADB_PASSWORD_FILE"] == SECRET_FILE
     assert "MARIADB_PASSWORD" not in db["environment"]
     for service in (web, db):
@@ -239,11 +230,12 @@ def test_with_the_profile_both_services_read_one_password_file(settings, source)
         assert config["secrets"][source]["environment"] == "MARIADB_PASSWORD"
 
 
-def test_without_the_profile_the_app_has_no_database_server():
+def test_without_the_profile_the_app_is_told_the_same_and_finds_no_server():
+    """The app decides when it starts: the service it is told of is not running then."""
     config = _database_config()
     assert "db" not in config["services"]
     env = config["services"]["web"]["environment"]
-    assert {k: env.get(k) for k in DATABASE_ENV} == dict.fromkeys(DATABASE_ENV, "")
+    assert {k: env.get(k) for k in SERVICE_ENV} == SERVICE_ENV
 
 
 def test_a_password_given_as_value_and_file_stops_compose():

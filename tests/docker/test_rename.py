@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -43,13 +42,7 @@ def test_rename_leaves_no_old_name_and_a_green_project(docker_engine, tmp_path):
     config = run(["docker", "compose", "-f", "docker-compose.dev.yml", "config"], cwd=project)
     assert "berth" not in config.stdout.lower()
     for overlay in ("overlays/single", "overlays/scaled", "dev"):
-        rendered = subprocess.run(
-            [kubectl(), "kustomize", project / "deploy" / "k8s" / overlay],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
+        rendered = run([kubectl(), "kustomize", project / "deploy" / "k8s" / overlay]).stdout
         assert "berth" not in rendered.lower(), overlay
         assert re.search(rf"\bname: {NEW}\b", rendered), overlay
 
