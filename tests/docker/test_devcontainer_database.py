@@ -42,10 +42,10 @@ def test_the_app_in_the_dev_container_uses_mariadb(db_dev_container):
     assert "0001 (head)" in current.stdout + current.stderr
     env = db_dev_container.exec("printenv")
     settings = dict(line.split("=", 1) for line in env.stdout.splitlines() if "=" in line)
-    assert settings["DATABASE_HOST"] == "db", describe(env)
-    password_file = settings["DATABASE_PASSWORD_FILE"]
+    assert settings["DATABASE_SERVICE"] == "db", describe(env)
+    password_file = settings["MARIADB_PASSWORD_FILE"]
     assert password_file == "/run/secrets/db_password"  # noqa: S105 (a path)
-    assert "DATABASE_URL" not in settings
+    assert not {"DATABASE_URL", "DATABASE_HOST"} & set(settings)
     password = db_dev_container.exec("cat", password_file).stdout
     assert password.strip() == "berth-dev-password"  # the dev default
     assert password.strip() not in env.stdout
