@@ -35,6 +35,7 @@ from tools.harness.commands import find_tool, run
 from tools.harness.docker import extra_ca_bundle
 from tools.harness.project import ROOT
 
+from . import plots
 from .bytecode import run_bytecode
 from .common import Context, FigureResult, Options, image_size, log, markdown_table
 from .database import run_database
@@ -226,6 +227,13 @@ def main(argv: list[str]) -> int:
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
     print(f"Results: {path}")
+    try:
+        plotted = plots.write(document, Path(args.plots) if args.plots else path.with_suffix(""))
+    except ImportError:
+        plotted = []
+        log("no plots: matplotlib is not installed (pip install -r tools/requirements.txt)")
+    for plot in plotted:
+        print(f"Plot: {plot}")
     failed = [f.name for f in results if f.error]
     if failed:
         print(f"Figures that could not run: {', '.join(failed)}", file=sys.stderr)
