@@ -35,6 +35,7 @@ def write(document: dict, folder: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("svg")
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: smaller, and searchable
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for figure in document["figures"]:
@@ -62,7 +63,7 @@ def _reload(figure: dict, stamp: str, path: Path) -> None:
             if row is None:
                 continue
             y = -(i * (len(trees) + 1) + j)
-            ax.boxplot(row["samples"], positions=[y], vert=False, widths=0.6)
+            ax.boxplot(row["samples"], positions=[y], orientation="horizontal", widths=0.6)
             positions.append(y)
             labels.append(f"{variant}  [{tree}]" if len(trees) > 1 else variant)
     ax.set_yticks(positions, labels, fontsize=8)
