@@ -82,11 +82,14 @@ def _day(figure: dict, stamp: str, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for label, day in figure["details"]["days"].items():
-        saves = sorted(o["seconds"] for o in day["outcomes"] if o["kind"] == "save" and o["ok"])
+        outcomes = [o for o in day["outcomes"] if o["kind"] == "save"]
+        saves = sorted(o["seconds"] for o in outcomes if o["ok"])
         if not saves:
             continue
-        shares = [(i + 1) / len(saves) for i in range(len(saves))]
-        ax.step(saves, shares, where="post", label=f"{label} ({len(saves)} saves)")
+        # Of all the day's saves: one never served keeps the curve below 1.
+        shares = [(i + 1) / len(outcomes) for i in range(len(saves))]
+        lost = len(outcomes) - len(saves)
+        ax.step(saves, shares, where="post", label=f"{label}: {len(outcomes)} saves, {lost} lost")
     for seconds, what in ((0.15, "p50 target"), (0.5, "p99 target")):
         ax.axvline(seconds, color="grey", linestyle="--", linewidth=1)
         ax.text(seconds, 0.02, f" {what}", fontsize=7, color="grey")
