@@ -6,10 +6,18 @@
 
 # Users pick their Python; the default is the one CI tests.
 ARG PYTHON_VERSION=3.13
+# The base image by its full name, for a company mirror or registry
+# (registry.example.com/library/python:3.13-slim) or another platform's stand-in.
+ARG PYTHON_IMAGE=python:${PYTHON_VERSION}-slim
 
 # ---------------------------------------------------------------------------------------------
 # base: what every stage shares.
-FROM python:${PYTHON_VERSION}-slim AS base
+FROM ${PYTHON_IMAGE} AS base
+
+# Which base the image was built from, where tools look for it (OCI annotation), whatever the
+# registry: `docker inspect` answers which mirror or version an image came from.
+ARG PYTHON_IMAGE
+LABEL org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 
 # No .pyc litter in bind mounts, logs straight to `docker logs`, one venv on PATH for every user.
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -31,7 +31,7 @@ SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 BUILD_TMPFS = "/tmp/ca"  # noqa: S108 - a mount of its own, not a shared temp folder
 PROXY_HINT = (
     "behind a TLS-intercepting proxy, set EXTRA_CA_BUNDLE to a PEM file with its CA "
-    '(README: "Behind a TLS-intercepting proxy")'
+    '(README: "Behind a company proxy or mirror")'
 )
 # How uv (rustls or native TLS) and pip (OpenSSL) report a certificate nobody vouches for.
 UNTRUSTED = re.compile(

@@ -25,10 +25,21 @@ from tools.harness.project import ROOT
 COMPOSE_FILE = ROOT / "docker-compose.dev.yml"
 
 
+# Settings of the caller's shell that change the file's meaning: each test decides them.
+SETTINGS = (
+    "APP_PORT",
+    "DEBUGPY_PORT",
+    "PYTHON_VERSION",
+    "PYTHON_IMAGE",
+    "MARIADB_VERSION",
+    "MARIADB_IMAGE",
+)
+
+
 def _env(**settings: str) -> dict[str, str]:
     """The caller's environment without what would change the file's meaning."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    for name in ("APP_PORT", "DEBUGPY_PORT"):
+    for name in SETTINGS:
         env.pop(name, None)
     env.update(settings)
     return env
@@ -104,6 +115,32 @@ def test_resolved_ports_are_loopback_only(settings, app, debugpy):
         (5678, "127.0.0.1", debugpy),
         (8000, "127.0.0.1", app),
     ], ports
+
+
+# -- the base images: official names by default, a mirror's by one setting each -----------------
+
+MIRROR = "registry.example.com/library"
+
+
+@pytest.mark.parametrize(
+    ("settings", "python", "mariadb"),
+    [
+        ({}, "python:3.13-slim", "mariadb:11.8"),
+        ({"PYTHON_VERSION": "3.12", "MARIADB_VERSION": "11.4"}, "python:3.12-slim", "mariadb:11.4"),
+        (
+            {"PYTHON_IMAGE": f"{MIRROR}/python:3.13", "MARIADB_IMAGE": f"{MIRROR}/mariadb:11.8"},
+            f"{MIRROR}/python:3.13",
+            f"{MIRROR}/mariadb:11.8",
+        ),
+    ],
+    ids=["official", "versions", "mirror"],
+)
+def test_resolved_base_images(settings, python, mariadb):
+    result = _compose("config", "--format", "json", COMPOSE_PROFILES="db", **settings)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert services["web"]["build"]["args"]["PYTHON_IMAGE"] == python
+    assert services["db"]["image"] == mariadb
 
 
 # -- watch mode: docker-compose.watch.yml on top of the dev file -------------------------------

@@ -30,6 +30,13 @@ def extra_ca_bundle() -> str | None:
     return path or None
 
 
+def python_image() -> str | None:
+    """The base image named in the environment (a company mirror's), as the project documents
+    it; None: the Dockerfile's default."""
+    name = os.environ.get("PYTHON_IMAGE", "").strip()
+    return name or None
+
+
 def build(
     context: Path,
     target: str,
@@ -37,7 +44,8 @@ def build(
     *extra: str,
     timeout: float = 900,
 ) -> str:
-    """`docker buildx build --load`, with the extra CA bundle as a secret when one is set.
+    """`docker buildx build --load`, with the extra CA bundle as a secret and the base image
+    from PYTHON_IMAGE when they are set.
 
     Returns the plain progress log, which tells cached steps from executed ones.
     """
@@ -54,6 +62,9 @@ def try_build(
     ca = extra_ca_bundle()
     if ca and not any(e.startswith("id=extra_ca") for e in extra):
         args += ["--secret", f"id=extra_ca,src={ca}"]
+    base = python_image()
+    if base and not any(e.startswith("PYTHON_IMAGE=") for e in extra):
+        args += ["--build-arg", f"PYTHON_IMAGE={base}"]
     return docker(*args, *extra, str(context), timeout=timeout, check=False)
 
 
@@ -124,6 +135,47 @@ def base_url(name: str) -> str:
 
 def inspect(obj: str, template: str) -> str:
     return docker("inspect", "--format", template, obj).stdout.strip()
+
+
+def rootless() -> bool:
+    """Whether the engine runs rootless (Docker's rootless mode; Podman as a user): uid 0 in a
+    container is then the engine's unprivileged user on the host."""
+    options = docker("info", "--format", "{{json .SecurityOptions}}").stdout
+    return "name=rootless" in options
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    uid: int  # effective, as the container sees it
+    gid: int
+    args: str
+
+
+# Lists the container's processes from its own /proc, leaving itself out. `docker top` would
+# ask the engine, which needs cgroups to find them: a rootless engine without cgroups (cgroup
+# v1) answers "unable to get all container pids".
+LIST_PROCESSES = """
+import json, os
+found = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            args = cmdline.read().replace(b"\\0", b" ").decode(errors="replace").strip()
+    except OSError:  # ended meanwhile
+        continue
+    if int(pid) != os.getpid():
+        found.append([int(pid), int(fields["Uid"].split()[1]), int(fields["Gid"].split()[1]), args])
+print(json.dumps(found))
+"""
+
+
+def processes(container_name: str) -> list[Process]:
+    """Every process of a running container (the image must have python)."""
+    out = docker("exec", container_name, "python", "-c", LIST_PROCESSES).stdout
+    return [Process(*entry) for entry in json.loads(out)]
 
 
 @contextlib.contextmanager

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .commands import unique
 from .docker import container, docker, published_port, wait_for_health
 
-IMAGE = "mariadb:11.8"
+# The official image, or its name in a company mirror (MARIADB_IMAGE, as compose reads it).
+IMAGE = os.environ.get("MARIADB_IMAGE") or "mariadb:11.8"
 DATABASE, USER, PASSWORD = "berth", "berth", "berth-test-password"
 # The official image's recommended check: TCP accepted and InnoDB ready, not the init phase.
 HEALTH = (
