@@ -124,6 +124,33 @@ def test_leaves_the_trust_alone(pin_install, tmp_path, monkeypatch, case):
     assert "PIP_CERT" not in pin_install.os.environ
 
 
+def test_an_unreadable_ca_bundle_is_one_line(pin_install, tmp_path, monkeypatch, capsys):
+    system = tmp_path / "system.pem"
+    system.write_text("system\n")
+    extra = tmp_path / "extra_ca"
+    extra.mkdir()  # open() fails on it, as on a secret mounted unreadable (root reads any file)
+    (extra / "x").write_text("x")
+    monkeypatch.setattr(pin_install, "SYSTEM_CAS", str(system))
+    monkeypatch.setattr(pin_install, "EXTRA_CA", str(extra))
+    monkeypatch.setattr(pin_install.os.path, "isfile", lambda path: True)
+    monkeypatch.setattr(pin_install, "BUILD_TMPFS", str(tmp_path))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    assert pin_install.main(["uv", "--version"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"pin-install: cannot read the CA bundle {extra}: Is a directory"], lines
+
+
+@pytest.mark.parametrize("given", [None, "30"])
+def test_uv_gets_a_compile_timeout_that_holds_under_emulation(pin_install, monkeypatch, given):
+    monkeypatch.setenv("UV_COMPILE_BYTECODE_TIMEOUT", given or "")  # restored afterwards
+    if given is None:
+        monkeypatch.delenv("UV_COMPILE_BYTECODE_TIMEOUT")
+    code = pin_install.main(["uv", "--version"])  # not installed here: the run fails, the env stays
+    assert code in (0, 127)
+    expected = given or pin_install.COMPILE_TIMEOUT_SECONDS
+    assert pin_install.os.environ["UV_COMPILE_BYTECODE_TIMEOUT"] == expected
+
+
 def test_refuses_other_programs(pin_install, capsys):
     assert pin_install.main(["sh", "-c", "true"]) == 2
     assert capsys.readouterr().err == "pin-install: usage: pin-install uv|pip ARGS...\n"
