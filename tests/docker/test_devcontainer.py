@@ -110,25 +110,29 @@ def test_exec_runs_as_the_checkout_owner_in_the_workspace_with_the_venv(dev_cont
     write is the developer's, never root's."""
     created = dev_container.workspace / "created-by-exec"
     script = (
-        'id -u; id -un; pwd; python -c "import sys; print(sys.prefix)"; '
-        "test -w app/health.py && echo writable || echo read-only; "
+        f'id -u; getent passwd {REMOTE_USER} | cut -d: -f3; pwd; python -c "import sys; '
+        'print(sys.prefix)"; test -w app/health.py && echo writable || echo read-only; '
         f"stat -c %u /app; touch {created.name}"
     )
-    result = dev_container.exec("sh", "-c", script)
-    assert result.returncode == 0, describe(result)
-    uid, user, cwd, prefix, access, owner_inside = result.stdout.split()[-6:]
-    # updateRemoteUserUID (your uid on a Linux host; as root the image's uid stays) and the
-    # entrypoint make the user the owner of /app as the container sees it: under a rootless
-    # engine that is root, which is the developer on the host.
-    assert uid == owner_inside
-    assert user == REMOTE_USER
-    assert cwd == "/app"
-    assert prefix == "/opt/venv"
-    assert access == "writable", "the editor could not save files in the workspace"
-    owner = dev_container.workspace.stat()
-    assert owner.st_uid != 0
-    assert (created.stat().st_uid, created.stat().st_gid) == (owner.st_uid, owner.st_gid)
-    created.unlink()
+    try:
+        result = dev_container.exec("sh", "-c", script)
+        assert result.returncode == 0, describe(result)
+        uid, user_uid, cwd, prefix, access, owner_inside = result.stdout.split()[-6:]
+        # The remote user (by its uid: under a rootless engine it shares 0 with root, and
+        # `id -un` says root). updateRemoteUserUID (your uid on a Linux host; as root the
+        # image's uid stays) and the entrypoint make it the owner of /app as the container
+        # sees it: under a rootless engine that is root, which is the developer on the host.
+        assert uid == user_uid
+        assert uid == owner_inside
+        assert cwd == "/app"
+        assert prefix == "/opt/venv"
+        assert access == "writable", "the editor could not save files in the workspace"
+        owner = dev_container.workspace.stat()
+        assert owner.st_uid != 0
+        made = created.stat()
+        assert (made.st_uid, made.st_gid) == (owner.st_uid, owner.st_gid)
+    finally:
+        created.unlink(missing_ok=True)
 
 
 def test_exec_pytest_runs_the_unit_tests(dev_container):
