@@ -8,6 +8,7 @@ time, and everything a helper starts is removed by the same helper (context mana
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import re
@@ -202,13 +203,30 @@ def volume() -> Iterator[str]:
         docker("volume", "rm", "-f", name, check=False)
 
 
-def wait_for_health(container_name: str, *, timeout: float = 60) -> tuple[str, float]:
-    """Poll the container's HEALTHCHECK status until healthy/unhealthy; bounded by `timeout`."""
+def wait_for_health(
+    container_name: str, *, timeout: float = 60, until: Sequence[str] = ("healthy", "unhealthy")
+) -> tuple[str, float]:
+    """Poll the container's HEALTHCHECK status until it is one of ``until`` (by default healthy
+    or unhealthy); bounded by `timeout`. Returns the last status and the seconds waited."""
     start = time.monotonic()
     status = ""
     while time.monotonic() - start < timeout:
         status = inspect(container_name, "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
-        if status in ("healthy", "unhealthy"):
+        if status in until:
             break
         time.sleep(0.25)
     return status, time.monotonic() - start
+
+
+def health_checks(container_name: str) -> list[tuple[int, float]]:
+    """The container's last healthchecks (Docker keeps five): (exit code, seconds each took)."""
+    log = json.loads(inspect(container_name, "{{json .State.Health.Log}}")) or []
+    return [(entry["ExitCode"], _seconds(entry["End"]) - _seconds(entry["Start"])) for entry in log]
+
+
+def _seconds(timestamp: str) -> float:
+    """An engine's RFC 3339 time (nanoseconds, any offset) as seconds since the epoch."""
+    m = re.fullmatch(r"(.+?T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", timestamp)
+    assert m, timestamp
+    whole = datetime.datetime.fromisoformat(m[1] + ("+00:00" if m[3] == "Z" else m[3]))
+    return whole.timestamp() + float(f"0.{m[2] or 0}")
