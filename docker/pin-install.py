@@ -38,6 +38,10 @@ PROXY_HINT = (
 # sqlalchemy/orm/session.py takes longer on a busy machine; the bound stays, only wider. A value
 # in the environment wins.
 COMPILE_TIMEOUT_SECONDS = "600"
+# A proxy may cut a download that goes slowly (emulated, pip reads the 17 MB uv wheel slowly on
+# a busy machine: reset after about 20 s, every retry starting over). pip 25.1+ resumes where it
+# stopped instead (a Range request); older pips ignore the variable.
+PIP_RESUMES = "10"
 # How uv (rustls or native TLS) and pip (OpenSSL) report a certificate nobody vouches for.
 UNTRUSTED = re.compile(
     r"invalid peer certificate|certificate verify failed|CERTIFICATE_VERIFY_FAILED|UnknownIssuer",
@@ -143,6 +147,7 @@ def main(argv: list[str]) -> int:
         return 1
     os.environ.setdefault("UV_COMPILE_BYTECODE_TIMEOUT", COMPILE_TIMEOUT_SECONDS)
     if argv[0] == "pip":
+        os.environ.setdefault("PIP_RESUME_RETRIES", PIP_RESUMES)
         index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple/"
         problem = check_tls(index)
         if problem:

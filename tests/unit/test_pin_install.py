@@ -151,6 +151,15 @@ def test_uv_gets_a_compile_timeout_that_holds_under_emulation(pin_install, monke
     assert pin_install.os.environ["UV_COMPILE_BYTECODE_TIMEOUT"] == expected
 
 
+def test_pip_resumes_a_download_a_proxy_cut(pin_install, monkeypatch):
+    monkeypatch.setenv("PIP_RESUME_RETRIES", "")  # restored afterwards
+    monkeypatch.delenv("PIP_RESUME_RETRIES")
+    monkeypatch.setattr(pin_install, "check_tls", lambda index: None)
+    monkeypatch.setattr(pin_install, "run", lambda command: 0)
+    assert pin_install.main(["pip", "install", "x"]) == 0
+    assert pin_install.os.environ["PIP_RESUME_RETRIES"] == pin_install.PIP_RESUMES
+
+
 def test_refuses_other_programs(pin_install, capsys):
     assert pin_install.main(["sh", "-c", "true"]) == 2
     assert capsys.readouterr().err == "pin-install: usage: pin-install uv|pip ARGS...\n"
