@@ -138,13 +138,6 @@ def inspect(obj: str, template: str) -> str:
     return docker("inspect", "--format", template, obj).stdout.strip()
 
 
-def rootless() -> bool:
-    """Whether the engine runs rootless (Docker's rootless mode; Podman as a user): uid 0 in a
-    container is then the engine's unprivileged user on the host."""
-    options = docker("info", "--format", "{{json .SecurityOptions}}").stdout
-    return "name=rootless" in options
-
-
 @dataclass(frozen=True)
 class Process:
     pid: int
