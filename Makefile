@@ -3,9 +3,8 @@
 # from the host.
 
 COMPOSE := docker compose -f docker-compose.dev.yml
-# Optional: the extra CA bundle (see .env.example) goes to `docker build` as a secret.
-CA_SECRET = $(if $(EXTRA_CA_BUNDLE),--secret id=extra_ca$(,)src=$(EXTRA_CA_BUNDLE))
-, := ,
+# The prod image's tag (make prod-build PROD_IMAGE=registry.example.com/berth:1.0).
+PROD_IMAGE ?= berth:prod
 
 .DEFAULT_GOAL := help
 .PHONY: help up up-db watch down logs shell db-shell migration migrate test lint format build prod-build prod-run test-all lock bench clean rename
@@ -52,13 +51,12 @@ format: ## ruff format and ruff check --fix in the dev container
 build: ## Build the dev image
 	$(COMPOSE) build
 
-prod-build: ## Build the prod image as berth:prod
-	docker buildx build --load --target prod $(CA_SECRET) \
-	  --build-arg GIT_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null) -t berth:prod .
+prod-build: ## Build the prod image as berth:prod (PLATFORMS=linux/amd64,linux/arm64: both; docs/platforms.md)
+	PROD_IMAGE=$(PROD_IMAGE) scripts/prod-build
 
 prod-run: prod-build ## Run berth:prod hardened on 127.0.0.1:8000, metrics on :9000 (data in the berth-prod-data volume)
 	docker run --rm --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
-	  -p 127.0.0.1:8000:8000 -p 127.0.0.1:9000:9000 -v berth-prod-data:/data berth:prod
+	  -p 127.0.0.1:8000:8000 -p 127.0.0.1:9000:9000 -v berth-prod-data:/data $(PROD_IMAGE)
 
 test-all: ## Every test from the host, as CI runs them: unit, images, dev loop, dev container
 	scripts/test

@@ -31,8 +31,17 @@ SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 BUILD_TMPFS = "/tmp/ca"  # noqa: S108 - a mount of its own, not a shared temp folder
 PROXY_HINT = (
     "behind a TLS-intercepting proxy, set EXTRA_CA_BUNDLE to a PEM file with its CA "
-    '(README: "Behind a TLS-intercepting proxy")'
+    '(README: "Behind a company proxy or mirror")'
 )
+# uv gives each file it byte-compiles 60 s, then fails the install ("Bytecode timed out (60s)
+# compiling file"). Emulated (an arm64 build on an amd64 machine, QEMU) a large module such as
+# sqlalchemy/orm/session.py takes longer on a busy machine; the bound stays, only wider. A value
+# in the environment wins.
+COMPILE_TIMEOUT_SECONDS = "600"
+# A proxy may cut a download that goes slowly (emulated, pip reads the 17 MB uv wheel slowly on
+# a busy machine: reset after about 20 s, every retry starting over). pip 25.1+ resumes where it
+# stopped instead (a Range request); older pips ignore the variable.
+PIP_RESUMES = "10"
 # How uv (rustls or native TLS) and pip (OpenSSL) report a certificate nobody vouches for.
 UNTRUSTED = re.compile(
     r"invalid peer certificate|certificate verify failed|CERTIFICATE_VERIFY_FAILED|UnknownIssuer",
@@ -131,8 +140,14 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("uv", "pip"):
         say("usage: pin-install uv|pip ARGS...")
         return 2
-    trust_extra_ca()
+    try:
+        trust_extra_ca()
+    except OSError as error:  # e.g. a rootless Podman build that mounts the secret unreadable
+        say(f"cannot read the CA bundle {error.filename}: {error.strerror}")
+        return 1
+    os.environ.setdefault("UV_COMPILE_BYTECODE_TIMEOUT", COMPILE_TIMEOUT_SECONDS)
     if argv[0] == "pip":
+        os.environ.setdefault("PIP_RESUME_RETRIES", PIP_RESUMES)
         index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple/"
         problem = check_tls(index)
         if problem:

@@ -98,6 +98,58 @@ def test_resolved_ports_are_loopback_only(settings, app, debugpy):
     ], ports
 
 
+# -- the base images: official names by default, a mirror's by one setting each -----------------
+
+MIRROR = "registry.example.com/library"
+
+
+@pytest.mark.parametrize(
+    ("settings", "python", "mariadb"),
+    [
+        ({}, "python:3.13-slim", "mariadb:11.8"),
+        ({"PYTHON_VERSION": "3.12", "MARIADB_VERSION": "11.4"}, "python:3.12-slim", "mariadb:11.4"),
+        (
+            {"PYTHON_IMAGE": f"{MIRROR}/python:3.13", "MARIADB_IMAGE": f"{MIRROR}/mariadb:11.8"},
+            f"{MIRROR}/python:3.13",
+            f"{MIRROR}/mariadb:11.8",
+        ),
+    ],
+    ids=["official", "versions", "mirror"],
+)
+def test_resolved_base_images(settings, python, mariadb):
+    result = _compose("config", "--format", "json", COMPOSE_PROFILES="db", **settings)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert services["web"]["build"]["args"]["PYTHON_IMAGE"] == python
+    assert services["db"]["image"] == mariadb
+
+
+# -- Podman: docker-compose.podman.yml on top, and nothing its API refuses ---------------------
+
+PODMAN_FILE = ROOT / "docker-compose.podman.yml"
+
+
+def test_no_healthcheck_uses_what_podmans_api_refuses():
+    # compose refuses start_interval against an API older than Docker Engine 25's (Podman's).
+    result = _compose("config", "--format", "json", COMPOSE_PROFILES="db")
+    assert result.returncode == 0, result.stderr
+    for name, service in json.loads(result.stdout)["services"].items():
+        assert "start_interval" not in service.get("healthcheck", {}), name
+
+
+def test_podman_mode_maps_the_developer_to_the_image_user_and_relabels_the_checkout():
+    result = _compose("-f", str(PODMAN_FILE), "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    web = json.loads(result.stdout)["services"]["web"]
+    assert web["userns_mode"] == "keep-id:uid=1000,gid=1000"
+    binds = [v for v in web["volumes"] if v["type"] == "bind"]
+    assert [(v["target"], v.get("bind", {}).get("selinux")) for v in binds] == [("/app", "z")]
+    assert sorted((p["target"], p.get("host_ip")) for p in web["ports"]) == [
+        (5678, "127.0.0.1"),
+        (8000, "127.0.0.1"),
+    ]
+
+
 # -- watch mode: docker-compose.watch.yml on top of the dev file -------------------------------
 
 WATCH_FILE = ROOT / "docker-compose.watch.yml"

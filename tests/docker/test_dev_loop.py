@@ -30,7 +30,7 @@ import pytest
 from tools.harness import devlog, editors
 from tools.harness.commands import describe, unique
 from tools.harness.compose import ComposeStack, dev_stack
-from tools.harness.docker import docker, inspect
+from tools.harness.docker import docker, inspect, processes
 from tools.harness.editors import ServiceTarget
 from tools.harness.net import http, wait_for_http
 from tools.harness.project import copy_project, edit_landing_page, owned_checkout
@@ -230,28 +230,34 @@ def test_the_checkout_owner_can_work_in_the_container(which, request):
     venv += 'touch "$sp/flask/py.typed" "$sp/berth-probe"; rm "$sp/berth-probe"; '
     script = (
         f"set -e; {venv}ruff check .; ruff format --check .; pytest -q -p no:randomly; "
-        f"git status --short >/dev/null; touch {name}; id -u; id -g"
+        f"git status --short >/dev/null; touch {name}; id -u; id -g; stat -c '%u %g' /app"
     )
     for how in (stack.exec, stack.run):  # in the running container, and in a fresh one
         result = how("sh", "-c", script, timeout=300)
         assert result.returncode == 0, describe(result)
         assert "warning" not in result.stdout.lower(), describe(result)  # e.g. cache not writable
-        assert result.stdout.split()[-2:] == [str(owner.st_uid), str(owner.st_gid)], describe(
-            result
-        )
+        # The user is the checkout's owner as the container sees it (under a rootless engine
+        # the ids inside are not the host's: the host user is root there)...
+        ids, owner_inside = result.stdout.split()[-4:-2], result.stdout.split()[-2:]
+        assert ids == owner_inside, describe(result)
+        # ...and on the host, what it wrote belongs to the checkout's owner.
         created = (stack.workspace / name).stat()
         assert (created.st_uid, created.st_gid) == (owner.st_uid, owner.st_gid)
         (stack.workspace / name).unlink()
 
 
 def test_every_process_runs_as_the_checkout_owner(other_user_stack):
-    owner = other_user_stack.workspace.stat()
-    top = docker("top", other_user_stack.container(), "-eo", "pid,uid,gid,args").stdout
-    processes = [line.split(None, 3) for line in top.splitlines()[1:] if line.strip()]
-    servers = [p for p in processes if "dev.serve" in p[3]]
-    assert len(servers) >= 2, top  # the dev server and its app process
-    not_init = [p for p in processes if "docker-init" not in p[3]]
-    assert {(int(p[1]), int(p[2])) for p in not_init} == {(owner.st_uid, owner.st_gid)}, top
+    container = other_user_stack.container()
+    # The owner as the container sees it: the same ids as on the host, but under a rootless
+    # engine, where the host user is root in the container.
+    owner = other_user_stack.exec("stat", "-c", "%u %g", "/app")
+    assert owner.returncode == 0, describe(owner)
+    owner_ids = tuple(map(int, owner.stdout.split()))
+    running = processes(container)
+    servers = [p for p in running if "dev.serve" in p.args]
+    assert len(servers) >= 2, running  # the dev server and its app process
+    not_init = [p for p in running if "docker-init" not in p.args]
+    assert {(p.uid, p.gid) for p in not_init} == {owner_ids}, running
 
 
 # -- the optional extra CA bundle at run time -----------------------------------------------------

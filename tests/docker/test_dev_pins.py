@@ -17,7 +17,7 @@ import pytest
 from tools.harness import pins
 from tools.harness.commands import describe, unique
 from tools.harness.compose import ComposeStack, dev_stack
-from tools.harness.docker import docker
+from tools.harness.docker import processes
 from tools.harness.project import owned_checkout
 
 # The goal for a pin change to be served (docs/benchmarks.md has the measured figures).
@@ -35,8 +35,7 @@ def stack(docker_engine, tmp_path_factory) -> Iterator[ComposeStack]:
 
 def app_processes(stack: ComposeStack) -> set[str]:
     """The PIDs of the dev server's processes (the dev server and its app process)."""
-    top = docker("top", stack.container(), "-eo", "pid,args").stdout.splitlines()[1:]
-    return {line.split(None, 1)[0] for line in top if "dev.serve" in line}
+    return {str(p.pid) for p in processes(stack.container()) if "dev.serve" in p.args}
 
 
 def installed(stack: ComposeStack) -> str:

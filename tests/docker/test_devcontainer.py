@@ -105,21 +105,34 @@ def test_workspace_folder_is_the_bind_mounted_project(dev_container):
     assert binds.get(dev_container.result["remoteWorkspaceFolder"]) == str(dev_container.workspace)
 
 
-def test_exec_runs_as_the_non_root_user_in_the_workspace_with_the_venv(dev_container):
+def test_exec_runs_as_the_checkout_owner_in_the_workspace_with_the_venv(dev_container):
+    """As the remote user, who is the checkout's owner: on the host, what the editor's commands
+    write is the developer's, never root's."""
+    created = dev_container.workspace / "created-by-exec"
     script = (
-        'id -u; id -un; pwd; python -c "import sys; print(sys.prefix)"; '
-        "test -w app/health.py && echo writable || echo read-only"
+        f'id -u; getent passwd {REMOTE_USER} | cut -d: -f3; pwd; python -c "import sys; '
+        'print(sys.prefix)"; test -w app/health.py && echo writable || echo read-only; '
+        f"stat -c %u /app; touch {created.name}"
     )
-    result = dev_container.exec("sh", "-c", script)
-    assert result.returncode == 0, describe(result)
-    uid, user, cwd, prefix, access = result.stdout.split()[-5:]
-    assert int(uid) != 0
-    # updateRemoteUserUID: your uid on a Linux host; as root the image's uid stays.
-    assert int(uid) == (os.getuid() or IMAGE_UID)
-    assert user == REMOTE_USER
-    assert cwd == "/app"
-    assert prefix == "/opt/venv"
-    assert access == "writable", "the editor could not save files in the workspace"
+    try:
+        result = dev_container.exec("sh", "-c", script)
+        assert result.returncode == 0, describe(result)
+        uid, user_uid, cwd, prefix, access, owner_inside = result.stdout.split()[-6:]
+        # The remote user (by its uid: under a rootless engine it shares 0 with root, and
+        # `id -un` says root). updateRemoteUserUID (your uid on a Linux host; as root the
+        # image's uid stays) and the entrypoint make it the owner of /app as the container
+        # sees it: under a rootless engine that is root, which is the developer on the host.
+        assert uid == user_uid
+        assert uid == owner_inside
+        assert cwd == "/app"
+        assert prefix == "/opt/venv"
+        assert access == "writable", "the editor could not save files in the workspace"
+        owner = dev_container.workspace.stat()
+        assert owner.st_uid != 0
+        made = created.stat()
+        assert (made.st_uid, made.st_gid) == (owner.st_uid, owner.st_gid)
+    finally:
+        created.unlink(missing_ok=True)
 
 
 def test_exec_pytest_runs_the_unit_tests(dev_container):

@@ -21,7 +21,7 @@ from tools.harness.project import ROOT, copy_project
 from tools.harness.tls import InterceptingProxy, intercepting_proxy
 
 NO_CA = ROOT / "docker" / "no-extra-ca.pem"  # the empty placeholder: "EXTRA_CA_BUNDLE unset"
-README_SECTION = "Behind a TLS-intercepting proxy"
+README_SECTION = "Behind a company proxy or mirror"
 # What a failed install step may take, with every other step cached: seconds, not retries.
 FAIL_FAST_SECONDS = 30
 

@@ -19,7 +19,6 @@ arm64 needs a build argument this Dockerfile does not have yet (see docs/releasi
 from __future__ import annotations
 
 import json
-import shlex
 
 from tools.harness.commands import run, unique
 from tools.harness.docker import docker, extra_ca_bundle
@@ -28,6 +27,8 @@ from tools.harness.project import ROOT
 RELEASE = ROOT / ".github" / "workflows" / "release.yml"
 # build-push-action inputs that do not change the image, and why: see the module's docstring.
 NOT_THE_IMAGE = {"push", "tags", "labels", "annotations", "provenance", "sbom"}
+# The commit both builds name (on GitHub, the release's; here, any one).
+COMMIT = "0123456789abcdef"
 # Inputs whose buildx flag takes one value per line.
 FLAGS = {"file": "--file", "target": "--target", "build-args": "--build-arg"}
 
@@ -46,7 +47,7 @@ def release_build(platform: str, tag: str) -> list[str]:
     args = ["buildx", "build", "--platform", platform]
     for name, flag in FLAGS.items():
         for value in str(inputs.get(name, "")).splitlines():
-            args += [flag, value.strip()]
+            args += [flag, value.strip().replace("${{ github.sha }}", COMMIT)]
     # Here: into this engine, and the proxy's CA bundle, as make passes it (a secret, which
     # changes no layer).
     args += ["--load", "-t", tag]
@@ -55,16 +56,13 @@ def release_build(platform: str, tag: str) -> list[str]:
     return [*args, inputs["context"]]
 
 
-def make_prod_build(tag: str) -> list[str]:
-    """The command `make prod-build` runs, tagging `tag` instead of berth:prod (a name that
-    belongs to the developer, not to the tests)."""
+def make_prod_build(tag: str) -> None:
+    """What `make prod-build` runs (scripts/prod-build, for this machine's platform), tagging
+    `tag` instead of berth:prod (a name that belongs to the developer, not to the tests)."""
     (line,) = run(["make", "-n", "prod-build"], cwd=ROOT).stdout.splitlines()
-    words = shlex.split(line)
-    assert words[:3] == ["docker", "buildx", "build"], line
-    at = words.index("-t")
-    assert words[at + 1] == "berth:prod", line
-    words[at + 1] = tag
-    return words[1:]
+    assert line.endswith("scripts/prod-build"), line
+    env = {"PROD_IMAGE": tag, "GIT_COMMIT": COMMIT, "PLATFORMS": ""}
+    run([ROOT / "scripts" / "prod-build"], cwd=ROOT, env=env, timeout=900)
 
 
 def image(tag: str) -> dict:
@@ -82,7 +80,7 @@ def test_the_release_build_is_make_prod_build_for_amd64(docker_engine):
     release, make, control = (unique(f"berth-test:{n}") for n in ("release", "make", "other"))
     try:
         docker(*release_build("linux/amd64", release), cwd=ROOT, timeout=900)
-        docker(*make_prod_build(make), cwd=ROOT, timeout=900)
+        make_prod_build(make)
         built, made = image(release), image(make)
         assert built["platform"] == ("linux", "amd64", None)
         for key in ("platform", "config", "history", "layers"):

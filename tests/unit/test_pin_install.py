@@ -4,11 +4,14 @@ bundle it joins. The builds behind a stand-in proxy are in tests/docker/test_ins
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "docker" / "pin-install.py"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "docker" / "pin-install.py"
+README = (ROOT / "README.md").read_text()
 
 # What uv 0.13 prints, verbatim.
 UV_HASH_MISMATCH = """\
@@ -74,7 +77,9 @@ def test_the_installers_output_passes_until_its_error_which_becomes_one_line(pin
     assert lines[0] == "Resolved 8 packages"
     assert len(lines) == 2, lines
     assert lines[1].startswith("pin-install: the TLS certificate of https://pypi.org is not")
-    assert lines[1].endswith('(README: "Behind a TLS-intercepting proxy")'), lines[1]
+    section = re.search(r'\(README: "([^"]+)"\)$', lines[1])
+    assert section, lines[1]
+    assert f"\n## {section[1]}\n" in README, f"the README has no section {section[1]!r}"
     assert "set EXTRA_CA_BUNDLE" in lines[1]
 
 
@@ -117,6 +122,42 @@ def test_leaves_the_trust_alone(pin_install, tmp_path, monkeypatch, case):
     pin_install.trust_extra_ca()
     assert not (tmp_path / "bundle.pem").exists()
     assert "PIP_CERT" not in pin_install.os.environ
+
+
+def test_an_unreadable_ca_bundle_is_one_line(pin_install, tmp_path, monkeypatch, capsys):
+    system = tmp_path / "system.pem"
+    system.write_text("system\n")
+    extra = tmp_path / "extra_ca"
+    extra.mkdir()  # open() fails on it, as on a secret mounted unreadable (root reads any file)
+    (extra / "x").write_text("x")
+    monkeypatch.setattr(pin_install, "SYSTEM_CAS", str(system))
+    monkeypatch.setattr(pin_install, "EXTRA_CA", str(extra))
+    monkeypatch.setattr(pin_install.os.path, "isfile", lambda path: True)
+    monkeypatch.setattr(pin_install, "BUILD_TMPFS", str(tmp_path))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    assert pin_install.main(["uv", "--version"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"pin-install: cannot read the CA bundle {extra}: Is a directory"], lines
+
+
+@pytest.mark.parametrize("given", [None, "30"])
+def test_uv_gets_a_compile_timeout_that_holds_under_emulation(pin_install, monkeypatch, given):
+    monkeypatch.setenv("UV_COMPILE_BYTECODE_TIMEOUT", given or "")  # restored afterwards
+    if given is None:
+        monkeypatch.delenv("UV_COMPILE_BYTECODE_TIMEOUT")
+    code = pin_install.main(["uv", "--version"])  # not installed here: the run fails, the env stays
+    assert code in (0, 127)
+    expected = given or pin_install.COMPILE_TIMEOUT_SECONDS
+    assert pin_install.os.environ["UV_COMPILE_BYTECODE_TIMEOUT"] == expected
+
+
+def test_pip_resumes_a_download_a_proxy_cut(pin_install, monkeypatch):
+    monkeypatch.setenv("PIP_RESUME_RETRIES", "")  # restored afterwards
+    monkeypatch.delenv("PIP_RESUME_RETRIES")
+    monkeypatch.setattr(pin_install, "check_tls", lambda index: None)
+    monkeypatch.setattr(pin_install, "run", lambda command: 0)
+    assert pin_install.main(["pip", "install", "x"]) == 0
+    assert pin_install.os.environ["PIP_RESUME_RETRIES"] == pin_install.PIP_RESUMES
 
 
 def test_refuses_other_programs(pin_install, capsys):

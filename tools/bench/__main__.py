@@ -7,10 +7,13 @@
     scripts/bench reload day --against 446f3d4
                                       these figures for this tree and that commit, side by
                                       side in one run (figures that compare: reload, day)
+    scripts/bench arm64 rootless      the opt-in figures, which only run when named
 
 Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow, pins,
-bytecode, db, day (docs/benchmarks.md explains each); load needs wrk (a compiled HTTP load
-generator, e.g. apt-get install wrk). The results, with every sample, also go to
+bytecode, db, day, and the opt-in arm64 and rootless (docs/benchmarks.md explains each); load
+needs wrk (a compiled HTTP load generator, e.g. apt-get install wrk); arm64 needs emulation on
+an amd64 machine (PYTHON_IMAGE_ARM64 names the base), rootless a rootless engine
+(ROOTLESS_DOCKER_HOST). The results, with every sample, also go to
 tools/bench/results/<UTC time>.json (gitignored). The targets are compared, not asserted: the
 exit status is non-zero only when a figure could not run.
 Builds need the extra CA bundle behind a TLS-intercepting proxy: EXTRA_CA_BUNDLE=/path/to.pem.
@@ -43,6 +46,7 @@ from .day import run_day_figure
 from .debugger import run_debugger
 from .load import WRK_MISSING, run_load
 from .pins import run_pins
+from .platforms import run_arm64, run_rootless
 from .rebuild import run_deps, run_rebuild
 from .reload import run_reload
 from .resources import run_resources
@@ -73,8 +77,12 @@ FIGURES: dict[str, tuple[str, Callable[[Context], FigureResult]]] = {
         run_database,
     ),
     "day": ("a working day: saves, debug sessions, editors leaving, pins", run_day_figure),
+    "arm64": ("builds for linux/arm64 beside linux/amd64 (emulated on amd64)", run_arm64),
+    "rootless": ("the dev loop on a rootless engine beside the rootful one", run_rootless),
 }
 NEEDS_WRK = ("load", "db")
+# Run only when named: each needs a setup of its own and takes long (emulated builds).
+OPT_IN = ("arm64", "rootless")
 
 
 def _output(args: list[str]) -> str:
@@ -159,7 +167,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    names = args.figures or list(FIGURES)
+    names = args.figures or [name for name in FIGURES if name not in OPT_IN]
     if any(name in NEEDS_WRK for name in names) and not find_tool("wrk"):
         print(f"scripts/bench: {WRK_MISSING}", file=sys.stderr)
         return 2

@@ -5,7 +5,9 @@
 # TLS-intercepting proxy; it changes nothing else (no cache mount, no layer ordering).
 # `--no-cache-dir`, as most tutorials have it, keeps pip's cache out of the image so the
 # size comparison is not inflated by it.
-FROM python:3.13-slim AS naive
+# The base image as berth's Dockerfile names it (PYTHON_IMAGE: a company mirror's name).
+ARG PYTHON_IMAGE=python:3.13-slim
+FROM ${PYTHON_IMAGE} AS naive
 
 WORKDIR /app
 

@@ -5,10 +5,11 @@
 
 # Users pick their Python; the default is the one CI tests.
 ARG PYTHON_VERSION=3.13
+ARG PYTHON_IMAGE=python:${PYTHON_VERSION}-slim
 
 # ---------------------------------------------------------------------------------------------
 # base: what every stage shares.
-FROM python:${PYTHON_VERSION}-slim AS base
+FROM ${PYTHON_IMAGE} AS base
 
 # No .pyc litter in bind mounts, logs straight to `docker logs`, one venv on PATH for every user.
 ENV PYTHONDONTWRITEBYTECODE=1 \

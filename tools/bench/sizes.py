@@ -1,19 +1,21 @@
 """Figure 4: image sizes, as the bytes each image adds on top of the base image.
 
 `docker image inspect .Size` of the image minus that of the base it starts FROM (the local
-python:3.13-slim), cross-checked against the sum of the layers `docker history` lists above
-the base's own layers. Uncompressed sizes, in decimal MB (as `docker images` shows them).
+python:3.13-slim, or PYTHON_IMAGE), cross-checked against the sum of the layers `docker
+history` lists above the base's own layers. Uncompressed sizes, in decimal MB (as `docker
+images` shows them).
 """
 
 from __future__ import annotations
 
 import json
 
-from tools.harness.docker import docker
+from tools.harness.docker import docker, python_image
 
 from .common import MB, Context, FigureResult, Row, Target, image_size
 
-BASE = "python:3.13-slim"
+# The base the images were built FROM: the default, or a mirror's name (PYTHON_IMAGE).
+BASE = python_image() or "python:3.13-slim"
 
 
 def _layers(image: str) -> list[tuple[str, int]]:

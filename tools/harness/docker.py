@@ -8,6 +8,7 @@ time, and everything a helper starts is removed by the same helper (context mana
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import re
@@ -30,6 +31,13 @@ def extra_ca_bundle() -> str | None:
     return path or None
 
 
+def python_image() -> str | None:
+    """The base image named in the environment (a company mirror's), as the project documents
+    it; None: the Dockerfile's default."""
+    name = os.environ.get("PYTHON_IMAGE", "").strip()
+    return name or None
+
+
 def build(
     context: Path,
     target: str,
@@ -37,7 +45,8 @@ def build(
     *extra: str,
     timeout: float = 900,
 ) -> str:
-    """`docker buildx build --load`, with the extra CA bundle as a secret when one is set.
+    """`docker buildx build --load`, with the extra CA bundle as a secret and the base image
+    from PYTHON_IMAGE when they are set.
 
     Returns the plain progress log, which tells cached steps from executed ones.
     """
@@ -54,6 +63,9 @@ def try_build(
     ca = extra_ca_bundle()
     if ca and not any(e.startswith("id=extra_ca") for e in extra):
         args += ["--secret", f"id=extra_ca,src={ca}"]
+    base = python_image()
+    if base and not any(e.startswith("PYTHON_IMAGE=") for e in extra):
+        args += ["--build-arg", f"PYTHON_IMAGE={base}"]
     return docker(*args, *extra, str(context), timeout=timeout, check=False)
 
 
@@ -147,6 +159,40 @@ def inspect(obj: str, template: str) -> str:
     return docker("inspect", "--format", template, obj).stdout.strip()
 
 
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    uid: int  # effective, as the container sees it
+    gid: int
+    args: str
+
+
+# Lists the container's processes from its own /proc, leaving itself out. `docker top` would
+# ask the engine, which needs cgroups to find them: a rootless engine without cgroups (cgroup
+# v1) answers "unable to get all container pids".
+LIST_PROCESSES = """
+import json, os
+found = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            args = cmdline.read().replace(b"\\0", b" ").decode(errors="replace").strip()
+    except OSError:  # ended meanwhile
+        continue
+    if int(pid) != os.getpid():
+        found.append([int(pid), int(fields["Uid"].split()[1]), int(fields["Gid"].split()[1]), args])
+print(json.dumps(found))
+"""
+
+
+def processes(container_name: str) -> list[Process]:
+    """Every process of a running container (the image must have python)."""
+    out = docker("exec", container_name, "python", "-c", LIST_PROCESSES).stdout
+    return [Process(*entry) for entry in json.loads(out)]
+
+
 @contextlib.contextmanager
 def container(
     image: str, *args: str, name: str | None = None, command: Sequence[str] = ()
@@ -171,13 +217,30 @@ def volume() -> Iterator[str]:
         docker("volume", "rm", "-f", name, check=False)
 
 
-def wait_for_health(container_name: str, *, timeout: float = 60) -> tuple[str, float]:
-    """Poll the container's HEALTHCHECK status until healthy/unhealthy; bounded by `timeout`."""
+def wait_for_health(
+    container_name: str, *, timeout: float = 60, until: Sequence[str] = ("healthy", "unhealthy")
+) -> tuple[str, float]:
+    """Poll the container's HEALTHCHECK status until it is one of ``until`` (by default healthy
+    or unhealthy); bounded by `timeout`. Returns the last status and the seconds waited."""
     start = time.monotonic()
     status = ""
     while time.monotonic() - start < timeout:
         status = inspect(container_name, "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
-        if status in ("healthy", "unhealthy"):
+        if status in until:
             break
         time.sleep(0.25)
     return status, time.monotonic() - start
+
+
+def health_checks(container_name: str) -> list[tuple[int, float]]:
+    """The container's last healthchecks (Docker keeps five): (exit code, seconds each took)."""
+    log = json.loads(inspect(container_name, "{{json .State.Health.Log}}")) or []
+    return [(entry["ExitCode"], _seconds(entry["End"]) - _seconds(entry["Start"])) for entry in log]
+
+
+def _seconds(timestamp: str) -> float:
+    """An engine's RFC 3339 time (nanoseconds, any offset) as seconds since the epoch."""
+    m = re.fullmatch(r"(.+?T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", timestamp)
+    assert m, timestamp
+    whole = datetime.datetime.fromisoformat(m[1] + ("+00:00" if m[3] == "Z" else m[3]))
+    return whole.timestamp() + float(f"0.{m[2] or 0}")

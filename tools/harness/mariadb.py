@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -11,7 +12,8 @@ from urllib.parse import quote
 from .commands import unique
 from .docker import container, docker, published_port, wait_for_health
 
-IMAGE = "mariadb:11.8"
+# The official image, or its name in a company mirror (MARIADB_IMAGE, as compose reads it).
+IMAGE = os.environ.get("MARIADB_IMAGE") or "mariadb:11.8"
 DATABASE, USER, PASSWORD = "berth", "berth", "berth-test-password"
 # The official image's recommended check: TCP accepted and InnoDB ready, not the init phase.
 HEALTH = (

@@ -1,0 +1,57 @@
+"""Platforms other than the machine's own (linux/arm64 on an amd64 machine: Apple Silicon,
+Graviton): which base image builds them, and whether the builder can.
+
+On a machine whose engine can pull, the official python image is multi-platform and one name
+serves every platform. An engine with the classic image store keeps one platform per name, and
+a mirror may name each architecture apart: PYTHON_IMAGE_ARM64 names the arm64 base then (as
+for scripts/prod-build and .env.example).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .docker import docker, python_image
+
+ARM64 = "linux/arm64"
+OFFICIAL_PYTHON_IMAGE = "python:3.13-slim"
+
+
+def base_image(platform: str) -> str:
+    """The base image for ``platform``: PYTHON_IMAGE_<ARCH>, else PYTHON_IMAGE, else the
+    official name."""
+    arch = platform.split("/", 1)[1].replace("/", "_").upper()
+    own = os.environ.get(f"PYTHON_IMAGE_{arch}", "").strip()
+    return own or python_image() or OFFICIAL_PYTHON_IMAGE
+
+
+def builder_platforms() -> list[str]:
+    """What the current buildx builder can build, emulated platforms included."""
+    out = docker("buildx", "inspect", timeout=60).stdout
+    line = next((ln for ln in out.splitlines() if ln.startswith("Platforms:")), "Platforms:")
+    return [p.strip().rstrip("*") for p in line.split(":", 1)[1].split(",") if p.strip()]
+
+
+def problem(platform: str) -> str | None:
+    """Why the builder cannot build ``platform`` here, or None."""
+    if platform in builder_platforms():
+        return None
+    return (
+        f"the builder cannot build {platform} (no emulation: install QEMU's binfmt handlers, "
+        "e.g. docker run --privileged --rm tonistiigi/binfmt --install arm64)"
+    )
+
+
+def base_hint(platform: str) -> str:
+    """What to do when a build for ``platform`` found no base image for it: the local image of
+    that name is another platform's (an engine with the classic image store keeps one per
+    name), and no registry could give the right one."""
+    base = base_image(platform)
+    arch = platform.split("/", 1)[1].replace("/", "_").upper()
+    found = docker("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", base, check=False)
+    if found.returncode != 0 or found.stdout.strip() == platform:
+        return ""
+    return (
+        f"the local {base} is {found.stdout.strip()}, not {platform}; set PYTHON_IMAGE_{arch} "
+        f"to a {platform} python image"
+    )
