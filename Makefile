@@ -81,4 +81,4 @@ lock-check: ## Fail, one line per file, when a requirements*.txt is not what its
 	scripts/lock --check
 
 sbom: prod-build ## CycloneDX JSON of berth:prod's Python packages: sbom.cdx.json
-	scripts/sbom berth:prod sbom.cdx.json
+	scripts/sbom $(PROD_IMAGE) sbom.cdx.json

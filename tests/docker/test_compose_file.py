@@ -147,6 +147,7 @@ def test_podman_mode_maps_the_developer_to_the_image_user_and_relabels_the_check
     assert sorted((p["target"], p.get("host_ip")) for p in web["ports"]) == [
         (5678, "127.0.0.1"),
         (8000, "127.0.0.1"),
+        (9000, "127.0.0.1"),
     ]
 
 

@@ -60,7 +60,7 @@ NO_TMPFS = "no tmpfs"  # the read-only root without the tmpfs on /tmp
 MARKS = (READ_ONLY_DATA, NO_TMPFS)
 BAD_SETTINGS = [
     # (docker run arguments, what the one line must contain)
-    (["-e", "MAX_BODY_BYTES=abc"], ["MAX_BODY_BYTES", "'abc'", "positive integer"]),
+    (["-e", "MAX_BODY_BYTES=abc"], ["MAX_BODY_BYTES", "'abc'", "whole number from 1"]),
     (["-e", "LOG_LEVEL=verbose"], ["LOG_LEVEL", "'verbose'", "DEBUG, INFO"]),
     (["-e", "DATA_DIR=/app/data"], ["DATA_DIR", "'/app/data'", "writable folder"]),
     ([READ_ONLY_DATA], ["DATA_DIR", "'/data'", "writable folder"]),

@@ -163,6 +163,7 @@ class DevServer:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "dev", tmp_path / "dev", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "setting.py", tmp_path)  # dev/ reads its settings through it
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "__init__.py").write_text(APP_INIT)
     (tmp_path / "app" / "routes.py").write_text(ROUTES.format(version=0))

@@ -1,6 +1,11 @@
 """tools/bench/plots.py: the reload and day figures drawn from a results document."""
 
+import pytest
+
 from tools.bench import plots
+
+# The plots need the tools' pins (tools/requirements.txt); the dev image carries the app's only.
+pytest.importorskip("matplotlib", reason="matplotlib is in tools/requirements.txt, not in the app's pins")
 
 
 def document() -> dict:
