@@ -22,6 +22,7 @@ from tools.harness.docker import (
     volume,
 )
 from tools.harness.net import wait_for_http
+from tools.harness.platforms import ARM64, base_image, problem
 from tools.harness.project import ROOT
 from tools.harness.tls import self_signed_certificate
 
@@ -43,6 +44,16 @@ def docker_engine() -> str:
             pytrace=False,
         )
     return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def arm64_base(docker_engine) -> str:
+    """The arm64 base image (PYTHON_IMAGE_ARM64, else PYTHON_IMAGE, else the official name),
+    once the builder is known to build arm64."""
+    why = problem(ARM64)
+    if why:
+        pytest.fail(why, pytrace=False)
+    return base_image(ARM64)
 
 
 def _image(target: str):

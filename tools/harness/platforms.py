@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import os
 
-from .docker import docker, python_image
+from .docker import docker, health_checks, python_image, wait_for_health
 
 ARM64 = "linux/arm64"
 OFFICIAL_PYTHON_IMAGE = "python:3.13-slim"
+# Bounds for one step under emulation (a start, a reload, an attach), far above what it takes:
+# emulated, everything is 10 to 50 times slower.
+EMULATED = 300
+BUILD_TIMEOUT = 2400
 
 
 def base_image(platform: str) -> str:
@@ -55,3 +59,12 @@ def base_hint(platform: str) -> str:
         f"the local {base} is {found.stdout.strip()}, not {platform}; set PYTHON_IMAGE_{arch} "
         f"to a {platform} python image"
     )
+
+
+def assert_turns_healthy(name: str) -> None:
+    """The image's own HEALTHCHECK, with its own timeout, passes under emulation too (while the
+    app starts, emulated, the status may be unhealthy for a while)."""
+    status, took = wait_for_health(name, timeout=EMULATED, until=("healthy",))
+    checks = health_checks(name)
+    print(f"healthchecks (exit code, seconds): {checks}")
+    assert status == "healthy", f"{status} after {took:.0f} s; last checks {checks}"
