@@ -38,43 +38,38 @@ from sqlalchemy.engine import ExceptionContext
 
 from .db import get_engine
 
-NAMESPACE = "berth"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
 # From 1 ms (a read of a small table) to 10 s (the database's read timeout).
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
+# Each name written whole (no namespace=): scripts/rename makes `berth_` a valid prefix.
 REQUESTS = Counter(
-    "http_requests",
+    "berth_http_requests",
     "Requests the app answered.",
     ["method", "route", "status"],
-    namespace=NAMESPACE,
 )
 DURATION = Histogram(
-    "http_request_duration_seconds",
+    "berth_http_request_duration_seconds",
     "Time the app took to answer a request.",
     ["method", "route"],
-    namespace=NAMESPACE,
     buckets=BUCKETS,
 )
 IN_FLIGHT = Gauge(
-    "http_requests_in_flight",
+    "berth_http_requests_in_flight",
     "Requests the app is answering now.",
-    namespace=NAMESPACE,
     multiprocess_mode="livesum",
 )
 DATABASE_ERRORS = Counter(
-    "database_errors",
+    "berth_database_errors",
     "Errors raised by the database driver (connections and statements).",
     ["error"],
-    namespace=NAMESPACE,
 )
 BUILD_INFO = Gauge(
-    "build_info",
+    "berth_build_info",
     "The build that runs: always 1.",
     ["version", "commit", "python"],
-    namespace=NAMESPACE,
     multiprocess_mode="max",
 )
 
