@@ -27,5 +27,7 @@ def test_help_lists_every_figure():
     )
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
+    for option in ("--against", "--json", "--plots", "--quick", "--repeat"):
+        assert option in text, option
     for name in FIGURES:
         assert f"{name}:" in text, name

@@ -143,6 +143,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--against", metavar="COMMIT", help="measure that commit beside this tree (reload, day)"
     )
     parser.add_argument("--json", metavar="PATH", help="default: tools/bench/results/<time>.json")
+    parser.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="where the SVG plots go (reload, day); default: beside the JSON, results/<time>/",
+    )
     args = parser.parse_args(argv)
     unknown = [f for f in args.figures if f not in FIGURES]
     if unknown:
