@@ -143,6 +143,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--against", metavar="COMMIT", help="measure that commit beside this tree (reload, day)"
     )
     parser.add_argument("--json", metavar="PATH", help="default: tools/bench/results/<time>.json")
+    parser.add_argument(
+        "--plots", metavar="FOLDER", help="default: tools/bench/results/<time>/ (reload, day)"
+    )
     args = parser.parse_args(argv)
     unknown = [f for f in args.figures if f not in FIGURES]
     if unknown:

@@ -40,7 +40,7 @@ from tools.harness.project import chown_tree, copy_project
 
 from .common import Context, FigureResult, Row, log
 from .rebuild import _edit_code
-from .reload import _measure
+from .reload import measure
 
 AMD64 = "linux/amd64"
 TARGETS = ("prod", "dev")
@@ -187,7 +187,7 @@ def run_rootless(ctx: Context) -> FigureResult:
                     stack.up(wait=True)
                     up[name].samples.append(time.monotonic() - start)
                     if i == 0:
-                        served[name].samples = _measure(stack, projects[name], saves)
+                        served[name].samples = measure(stack, projects[name], saves)
                 log(f"rootless {i + 1}/{rounds}: {name} up {up[name].samples[-1]:.2f} s")
     for rows, what in ((up, "compose up"), (served, "save to served")):
         ratio = Row(figure.name, f"{what}: rootless / rootful (medians)", "x")
