@@ -100,7 +100,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
       --compile-bytecode -r /tmp/ca/dev-tools.txt \
     && find "$VIRTUAL_ENV" ! -perm -g+w -exec chmod g+w {} +
 
-# Only now the runtime pins: changing them reruns the step below, not the one above.
+# The runtime pins after the dev tools: changing them reruns the step below, not the one above.
 COPY requirements.txt /opt/venv/pins/
 
 # Then the venv becomes exactly the pins (requirements-dev.txt includes requirements.txt): the

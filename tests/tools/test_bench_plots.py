@@ -5,7 +5,9 @@ import pytest
 from tools.bench import plots
 
 # The plots need the tools' pins (tools/requirements.txt); the dev image carries the app's only.
-pytest.importorskip("matplotlib", reason="matplotlib is in tools/requirements.txt, not in the app's pins")
+pytest.importorskip(
+    "matplotlib", reason="matplotlib is in tools/requirements.txt, not in the app's pins"
+)
 
 
 def document() -> dict:
