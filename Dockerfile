@@ -65,7 +65,9 @@ COPY requirements.txt /tmp/requirements.txt
 # system); the optional CA secret as above. Compiled: prod's root file system is read-only,
 # so nothing could cache the bytecode at run time (docs/benchmarks.md has the trade-off). Wheels
 # only (--no-build): gevent and greenlet are compiled code, and a missing wheel must fail here,
-# not look for a compiler.
+# not look for a compiler. The same mounts are written out again at each install step below:
+# a Dockerfile cannot name a set of mounts once for several RUN steps, and an installer stage
+# cannot stand in for them, since each step installs into its own stage's venv. Keep them alike.
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
