@@ -145,11 +145,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--against", metavar="COMMIT", help="measure that commit beside this tree (reload, day)"
     )
+    parser.add_argument("--json", metavar="PATH", help="default: tools/bench/results/<time>.json")
     parser.add_argument(
-        "--json", metavar="PATH", help="default: tools/bench/results/<UTC time>.json"
-    )
-    parser.add_argument(
-        "--plots", metavar="FOLDER", help="default: tools/bench/results/<UTC time>/ (reload, day)"
+        "--plots",
+        metavar="DIR",
+        help="where the SVG plots go (reload, day); default: beside the JSON, results/<time>/",
     )
     args = parser.parse_args(argv)
     unknown = [f for f in args.figures if f not in FIGURES]

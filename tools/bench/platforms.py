@@ -17,8 +17,8 @@ own and take long.
     project owned by the user it runs as (the owner of its socket), as its developer has.
     `compose up` (no build): `docker compose -f docker-compose.dev.yml up -d --wait`, from
     nothing until the service is healthy; each round starts from nothing (`down -v`, untimed).
-    Save to served: as figure 1 (reload): a write of app/health.py on the host, then GET / until it
-    shows the change, debugpy listening, after a warm-up save.
+    Save to served: as figure 1 (reload): a write of app/health.py on the host, then GET / until
+    it shows the change, debugpy listening, after a warm-up save.
 """
 
 from __future__ import annotations
