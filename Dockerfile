@@ -65,7 +65,9 @@ COPY requirements.txt /tmp/requirements.txt
 # system); the optional CA secret as above. Compiled: prod's root file system is read-only,
 # so nothing could cache the bytecode at run time (docs/benchmarks.md has the trade-off). Wheels
 # only (--no-build): gevent and greenlet are compiled code, and a missing wheel must fail here,
-# not look for a compiler.
+# not look for a compiler. The same mounts are written out again at each install step below:
+# a Dockerfile cannot name a set of mounts once for several RUN steps, and an installer stage
+# cannot stand in for them, since each step installs into its own stage's venv. Keep them alike.
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=extra_ca,required=false \
     --mount=type=tmpfs,target=/tmp/ca \
@@ -100,7 +102,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
       --compile-bytecode -r /tmp/ca/dev-tools.txt \
     && find "$VIRTUAL_ENV" ! -perm -g+w -exec chmod g+w {} +
 
-# Only now the runtime pins: changing them reruns the step below, not the one above.
+# The runtime pins after the dev tools: changing them reruns the step below, not the one above.
 COPY requirements.txt /opt/venv/pins/
 
 # Then the venv becomes exactly the pins (requirements-dev.txt includes requirements.txt): the

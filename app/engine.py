@@ -38,7 +38,7 @@ def sqlite_url(path: str | Path) -> URL:
 def make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         path = url.database
-        # A fresh connection per request, as before: no pool state shared by gevent and the
+        # A fresh connection per request: no pool state shared by gevent and the
         # worker's threads, and opening a local file costs microseconds.
         return create_engine("sqlite://", creator=lambda: connect(path), poolclass=NullPool)
     pool_class, pool_args = server_pool()

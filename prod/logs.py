@@ -8,7 +8,7 @@ one access line per request with its fields:
      "bytes": 713, "remote": "10.0.0.7", "request_id": "...", "time": "..."}
 
 `path` keeps the query's parameter names, not their values (tokens, personal data). text:
-gunicorn's own lines, as before, the access line ending in the request id.
+gunicorn's own line formats, the access line ending in the request id.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """gunicorn's start-up: the migrations once in the master, then the app in each worker.
 
-Workers used to create the schema themselves, all at once: two switching a fresh file to WAL
-together fail with "database is locked" at once (that lock does not wait for the busy timeout),
-and a worker that fails to boot stops gunicorn. Now the master runs the migrations in
-`on_starting`, before it forks any worker, and workers only open connections. Several
-containers on one database take the migration lock in turn (app/migrate.py); a deployment can
-also run them beforehand as a job (`python -m prod migrate`), and the masters then find nothing
-to do.
+The master runs the migrations in `on_starting`, before it forks any worker, and workers only
+open connections: workers that created the schema themselves, all at once, would fail together
+with "database is locked" (two switching a fresh file to WAL; that lock does not wait for the
+busy timeout), and a worker that fails to boot stops gunicorn. Several containers on one
+database take the migration lock in turn (app/migrate.py); a deployment can also run them
+beforehand as a job (`python -m prod migrate`), and the masters then find nothing to do.
 
 Metrics (app/metrics.py): each process writes its values to files in METRICS_DIR, on the tmpfs;
 the master empties it before it starts the app, serves the sum of every file on METRICS_PORT,

@@ -12,7 +12,7 @@ The stop: gunicorn's GeventWorker (gunicorn 27) notices a stop only in a 1 s sle
 in 1 s steps for every open connection, idle kept-alive ones included, which stay until their
 keepalive timeout: `docker stop` took about keepalive + 1 s whenever a client (a browser, a
 proxy's pool) held a connection. This worker notices the stop within POLL seconds, answers
-requests in progress as before (up to graceful_timeout), and closes connections that wait for a
+requests in progress (up to graceful_timeout), and closes connections that wait for a
 request after STOP_LINGER seconds, as gunicorn's gthread worker does (its linger: 2 s).
 
 Upstream report, in short: "gevent worker: graceful stop waits for idle keep-alive connections

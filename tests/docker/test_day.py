@@ -1,4 +1,4 @@
-"""A short working day on the dev stack (tools/harness/day.py; the benchmark's figure 14 plays a
+"""A short working day on the dev stack (tools/harness/day.py; the benchmark's figure 14 (day) plays a
 longer one and times it): every kind of save, syntax errors, debug sessions left in every way an
 editor leaves them with a new attach at once, clients that do not follow app processes, port
 checks, a killed adapter and a pin change. Whatever happens, every save is served, every attach

@@ -34,13 +34,13 @@ def drive(image: str, *args: str, timeout: float) -> dict:
 
 
 def test_fifty_fresh_starts_with_four_workers_never_fail(prod_image):
-    """Workers used to race to create the schema on a fresh file ("database is locked")."""
+    """Workers that raced to create the schema on a fresh file would fail ("database is locked")."""
     result = drive(prod_image, "race", "50", "4", timeout=240)
     assert result["ok"] == result["starts"] == 50, json.dumps(result["failed"][:2], indent=1)
 
 
 def test_starts_while_another_process_holds_the_write_lock(prod_image):
-    """Workers no longer write at start, so a long write elsewhere cannot stop the server."""
+    """Workers do not write at start, so a long write elsewhere cannot stop the server."""
     result = drive(prod_image, "locked", "8", timeout=120)
     assert result["first_start_ok"], result["log"]
     assert result["served"], result["log"]

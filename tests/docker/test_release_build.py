@@ -12,8 +12,9 @@ Left out of the release command, each with its reason: the push and the tags (wh
 goes, not what it is); the OCI labels and annotations (metadata-action makes them from the tag's
 git context on GitHub; they add to the config and are the one intended difference); the
 provenance and SBOM attestations (manifests beside the image in the pushed index, not part of
-it; this engine's docker driver cannot make them). Only linux/amd64 is built: the base image for
-arm64 needs a build argument this Dockerfile does not have yet (see docs/releasing.md).
+it; this engine's docker driver cannot make them). Only linux/amd64 is built: the release
+command builds both platforms from one `FROM`, and here no arm64 base image answers to that name
+(see docs/releasing.md).
 """
 
 from __future__ import annotations

@@ -129,3 +129,11 @@ def test_the_cost_of_logs_and_metrics_pairs_the_rounds_run_side_by_side():
     assert added.samples == [1.0, 4.0]
     assert [met for _, met in ratio.verdicts()] == [True]  # median 0.9: 10 % lost at most
     assert [met for _, met in added.verdicts()] == [False]  # median 2.5 ms: over 2 ms
+
+
+def test_the_options_the_docs_give_are_accepted():
+    from tools.bench.__main__ import parse_args
+
+    args = parse_args(["reload", "day", "--plots", "docs/figures", "--json", "out.json"])
+    assert (args.figures, args.plots, args.json) == (["reload", "day"], "docs/figures", "out.json")
+    assert parse_args([]).plots is None

@@ -97,8 +97,8 @@ def test_body_of_exactly_the_limit_is_read_whole(clean_env, tmp_path):
 
 
 def test_chunked_body_over_the_limit_is_413_not_cut(clean_env, tmp_path):
-    """A body without Content-Length (chunked) used to be cut at the limit: valid JSON
-    followed by padding was accepted, a long note was "not valid JSON"."""
+    """A body without Content-Length (chunked) is refused whole, not cut at the limit: cut,
+    valid JSON followed by padding would be accepted, and a long note be "not valid JSON"."""
     from app import create_app
 
     app = create_app({"TESTING": True, "DATA_DIR": tmp_path, "MAX_BODY_BYTES": 100})

@@ -1,5 +1,6 @@
-"""The README agrees with the project: its layout map with the top level, its versions with the
-lock files, its commands and names with the Makefile and the compose file."""
+"""The README agrees with the project: its versions with the lock files and scripts/test, its
+commands and names with the Makefile and the compose file. The docs' own checks, the layout map
+among them: test_docs.py."""
 
 from __future__ import annotations
 
@@ -16,36 +17,14 @@ LOCAL = {".git", ".venv", "venv", "node_modules", "instance", ".pytest_cache", "
 LOCAL |= {".env", ".hypothesis", "sbom.cdx.json"}
 
 
-def _layout() -> list[str]:
-    section = README.split("## Layout", 1)[1]
-    block = section.split("```", 2)[1]
-    names = []
-    for line in block.splitlines():
-        if line and not line.startswith(" "):
-            names.append(line.split()[0].split("/")[0] or line.split()[0])
-    return names
-
-
-def _dockerignored() -> set[str]:
-    lines = (ROOT / ".dockerignore").read_text().splitlines()
-    return {line.strip("/") for line in lines if line and not line.startswith(("#", "!"))}
-
-
-def test_the_layout_map_names_every_top_level_entry_and_nothing_else():
-    listed = set(_layout())
-    present = {p.name for p in ROOT.iterdir()} - LOCAL
-    present = {name for name in present if not name.endswith((".pyc", "__pycache__"))}
-    assert present - listed == set(), "top-level entries missing from the README's layout map"
-    # In the dev image, what .dockerignore keeps out of the build context is not there.
-    assert listed - present - _dockerignored() == set(), "the layout map names what is not here"
-
-
 def test_the_node_version_is_what_the_dev_containers_cli_needs():
     lock = json.loads((ROOT / "tools" / "package-lock.json").read_text())
     engines = lock["packages"]["node_modules/@devcontainers/cli"]["engines"]["node"]
     needed = re.fullmatch(r">=(\d+)(?:\.\d+)*", engines)
     assert needed, engines
     assert f"Node.js {needed[1]}+" in README
+    script = (ROOT / "scripts" / "test").read_text()
+    assert f"install Node.js {needed[1]} or newer" in script
 
 
 def test_the_python_version_is_the_projects():
@@ -60,14 +39,6 @@ def test_every_make_target_the_readme_names_exists():
     named = set(re.findall(r"`make ([a-z][a-z-]*)", README))
     assert named, "the README names no make target"
     assert named - targets == set()
-
-
-def test_the_prod_run_command_is_the_one_make_runs():
-    readme_volume = re.search(r"docker run [^`]*?-v (\S+):/data", README, flags=re.DOTALL)
-    make_volume = re.search(r"-v (\S+):/data", MAKEFILE)
-    assert readme_volume, "the README shows no `docker run ... -v <volume>:/data`"
-    assert make_volume, "make prod-run mounts no volume on /data"
-    assert readme_volume[1] == make_volume[1]
 
 
 def test_the_scripts_and_files_the_readme_names_exist():

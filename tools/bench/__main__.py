@@ -7,6 +7,8 @@
     scripts/bench reload day --against 446f3d4
                                       these figures for this tree and that commit, side by
                                       side in one run (figures that compare: reload, day)
+    scripts/bench reload day --against 446f3d4 --plots docs/figures
+                                      ... and their plots (SVG) into docs/figures
     scripts/bench arm64 rootless      the opt-in figures, which only run when named
 
 Figures: reload, rebuild, deps, size, up, stop, load, resources, debugger, slow, pins,
@@ -14,8 +16,9 @@ bytecode, db, day, and the opt-in arm64 and rootless (docs/benchmarks.md explain
 needs wrk (a compiled HTTP load generator, e.g. apt-get install wrk); arm64 needs emulation on
 an amd64 machine (PYTHON_IMAGE_ARM64 names the base), rootless a rootless engine
 (ROOTLESS_DOCKER_HOST). The results, with every sample, also go to
-tools/bench/results/<UTC time>.json (gitignored). The targets are compared, not asserted: the
-exit status is non-zero only when a figure could not run.
+tools/bench/results/<UTC time>.json (gitignored), the reload and day plots (SVG, with
+matplotlib) into tools/bench/results/<UTC time>/ or the folder --plots names. The targets are
+compared, not asserted: the exit status is non-zero only when a figure could not run.
 Builds need the extra CA bundle behind a TLS-intercepting proxy: EXTRA_CA_BUNDLE=/path/to.pem.
 """
 

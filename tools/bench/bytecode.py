@@ -6,12 +6,12 @@ without bytecode are compiled again in memory by every process that imports them
 the tree, built side by side in the same run: the Dockerfile as it is (compiled), and the same
 with every `--compile-bytecode` removed.
 
-- rebuild after one pin changed (as figure 3), prod and dev, alternating;
+- rebuild after one pin changed (as figure 3 (deps)), prod and dev, alternating;
 - prod start-up: `docker run -d` of the image until GET /healthz answers 200 (gunicorn, 2
   workers, each importing the app);
 - dev start-up: `compose up -d --no-build` until /healthz answers 200 (the dev server and its
   first app process, debugpy listening);
-- dev reload: a saved file until served (as figure 1, debugpy listening).
+- dev reload: a saved file until served (as figure 1 (reload), debugpy listening).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ MB = 1_000_000  # decimal megabytes, as `docker images` counts them
 # Images berth does not build, for comparison: target -> (Dockerfile in tools/bench/, its stage).
 BASELINES = {
     "naive": ("naive.Dockerfile", "naive"),  # a single-stage Dockerfile as tutorials have it
-    "pip-prod": ("pip.Dockerfile", "prod"),  # berth's images as pip installed them, before uv
+    "pip-prod": ("pip.Dockerfile", "prod"),  # berth's stages with pip: what uv is compared to
     "pip-dev": ("pip.Dockerfile", "dev"),
 }
 

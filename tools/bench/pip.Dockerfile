@@ -1,6 +1,6 @@
-# The pip baseline for the pin-change and first-build figures: berth's Dockerfile as it was
-# before the images installed with uv (pip in the deps and dev-deps stages, tools/bench/pip-install.sh
-# as the helper). NOT how berth builds its images (see ../Dockerfile); used by bench/ only.
+# The pip baseline for the pin-change and first-build figures: berth's Dockerfile with pip
+# instead of uv in the deps and dev-deps stages (tools/bench/pip-install.sh as the helper), so
+# that the figures show what uv saves. NOT how berth builds its images (see ../Dockerfile); used by bench/ only.
 #   docker build -f tools/bench/pip.Dockerfile --target prod|dev .
 
 # Users pick their Python; the default is the one CI tests.

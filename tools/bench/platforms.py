@@ -1,23 +1,24 @@
-"""Figures 14 and 15: the images built for linux/arm64, and the dev loop on a rootless engine.
-Both are opt-in (`scripts/bench arm64 rootless`): they need a setup of their own and take long.
+"""Figures 15 (arm64) and 16 (rootless): the images built for linux/arm64, and the dev loop on
+a rootless engine. Both are opt-in (`scripts/bench arm64 rootless`): they need a setup of their
+own and take long.
 
-14. arm64 (`arm64`): the prod and dev images built for linux/amd64 and linux/arm64 on the same
+15. arm64 (`arm64`): the prod and dev images built for linux/amd64 and linux/arm64 on the same
     machine, side by side in one run. Cold: a fresh copy whose cache mounts get ids of their own,
-    built with `--no-cache` (every step runs, every package downloaded), as in figure 5's fresh
-    clone. Code-only: after the last cold build of the same copy, the index text in
-    app/health.py changed and the image built again, as in figure 2. The arm64 base image is
-    PYTHON_IMAGE_ARM64 (else PYTHON_IMAGE, else the official python:3.13-slim). On an amd64
-    machine arm64 runs under QEMU and the rows say "emulated": the ratio tells what CI pays to
-    build for a Mac, never how fast a Mac is.
+    built with `--no-cache` (every step runs, every package downloaded), as in figure 5 (up):
+    the fresh clone. Code-only: after the last cold build of the same copy, the index text in
+    app/health.py changed and the image built again, as in figure 2 (rebuild). The arm64 base
+    image is PYTHON_IMAGE_ARM64 (else PYTHON_IMAGE, else the official python:3.13-slim). On an
+    amd64 machine arm64 runs under QEMU and the rows say "emulated": the ratio tells what CI
+    pays to build for a Mac, never how fast a Mac is.
 
-15. rootless (`rootless`): the dev stack on the machine's engine and on a rootless one
+16. rootless (`rootless`): the dev stack on the machine's engine and on a rootless one
     (ROOTLESS_DOCKER_HOST, e.g. unix:///run/user/1000/docker.sock; Docker's rootless mode),
     rounds interleaved. Each engine builds this tree's dev image (untimed) and gets a copy of the
     project owned by the user it runs as (the owner of its socket), as its developer has.
     `compose up` (no build): `docker compose -f docker-compose.dev.yml up -d --wait`, from
     nothing until the service is healthy; each round starts from nothing (`down -v`, untimed).
-    Save to served: as figure 1 (a write of app/health.py on the host, then GET / until it
-    shows the change), debugpy listening, after a warm-up save.
+    Save to served: as figure 1 (reload): a write of app/health.py on the host, then GET / until
+    it shows the change, debugpy listening, after a warm-up save.
 """
 
 from __future__ import annotations

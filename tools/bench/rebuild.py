@@ -1,4 +1,5 @@
-"""Figures 2 and 3: how long a rebuild takes after a code change and after a pin change.
+"""Figures 2 (rebuild) and 3 (deps): how long a rebuild takes after a code change and after a
+pin change.
 
 2. Code-only rebuild (`rebuild`): in a temp copy of the project, each round rewrites the index
    text in app/health.py (a unique marker, so no earlier build's cache can answer) and times

@@ -1,10 +1,10 @@
-"""Figure 8: slow clients. While SLOW connections trickle their requests (half the headers, half
+"""Figure 10: slow clients. While SLOW connections trickle their requests (half the headers, half
 a body after complete headers, a byte per second each, reconnecting whenever the server closes
 one), a probe sends health checks and normal API requests (GET /healthz, POST a note, GET a
 page) one after another, each on a new connection; a request counts as a success when it is
-answered correctly within 1 s. The servers of figure 7 but its prod with logs and metrics off
-(what it measures does not depend on them). Docker's health status of the container is read at
-the end.
+answered correctly within 1 s. The servers of figure 7 (load) but its prod with logs and
+metrics off (what it measures does not depend on them). Docker's health status of the container
+is read at the end.
 """
 
 from __future__ import annotations
