@@ -137,7 +137,7 @@ def _socket_owner(host: str) -> int:
 
 
 @contextlib.contextmanager
-def _checkout(ctx: Context, name: str, uid: int | None) -> Iterator[Path]:
+def _checkout(name: str, uid: int | None) -> Iterator[Path]:
     """A copy of the project that ``uid`` owns, in a folder any user may enter (a rootless
     engine bind-mounts it as its own user); removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix=f"berth-bench-{name}-"))
@@ -169,7 +169,7 @@ def run_rootless(ctx: Context) -> FigureResult:
         projects: dict[str, Path] = {}
         for name, host in engines.items():
             owner = _socket_owner(host) if host else None
-            projects[name] = cleanup.enter_context(_checkout(ctx, name, owner))
+            projects[name] = cleanup.enter_context(_checkout(name, owner))
             with _engine(host):
                 tag = f"{ctx.repo}:rootless-{name}"
                 log(f"rootless: building the dev image on the {name} engine")

@@ -21,11 +21,15 @@ EMULATED = 300
 BUILD_TIMEOUT = 2400
 
 
+def base_setting(platform: str) -> str:
+    """The setting that names ``platform``'s base image: PYTHON_IMAGE_ARM64 for linux/arm64."""
+    return "PYTHON_IMAGE_" + platform.split("/", 1)[1].replace("/", "_").upper()
+
+
 def base_image(platform: str) -> str:
-    """The base image for ``platform``: PYTHON_IMAGE_<ARCH>, else PYTHON_IMAGE, else the
+    """The base image for ``platform``: its base_setting(), else PYTHON_IMAGE, else the
     official name."""
-    arch = platform.split("/", 1)[1].replace("/", "_").upper()
-    own = os.environ.get(f"PYTHON_IMAGE_{arch}", "").strip()
+    own = os.environ.get(base_setting(platform), "").strip()
     return own or python_image() or OFFICIAL_PYTHON_IMAGE
 
 
@@ -51,12 +55,11 @@ def base_hint(platform: str) -> str:
     that name is another platform's (an engine with the classic image store keeps one per
     name), and no registry could give the right one."""
     base = base_image(platform)
-    arch = platform.split("/", 1)[1].replace("/", "_").upper()
     found = docker("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", base, check=False)
     if found.returncode != 0 or found.stdout.strip() == platform:
         return ""
     return (
-        f"the local {base} is {found.stdout.strip()}, not {platform}; set PYTHON_IMAGE_{arch} "
+        f"the local {base} is {found.stdout.strip()}, not {platform}; set {base_setting(platform)} "
         f"to a {platform} python image"
     )
 
