@@ -10,9 +10,11 @@ What the supervisor and an app process tell each other, besides Werkzeug's own
 
 - ``BERTH_GO_FD``, the go pipe from the supervisor: one byte means "serve now"; its end means
   the supervisor is gone;
-- ``BERTH_LOADED_FD``, the loaded pipe to the supervisor: one byte once the app is loaded (or
-  failed to load, and the error app serves); the supervisor then starts the next standby, so
-  that it does not slow this one's start;
+- ``BERTH_REPORT_FD``, the report pipe to the supervisor, one byte per report: ``READY``
+  (preloaded, waiting for its go), ``LOADED`` (the app is loaded, or failed to load and the
+  error app serves: the supervisor may start the next standby now without slowing this one's
+  start), ``LEAVING`` (a change was seen and it no longer accepts connections: the next one
+  can take over now, while this one lets its requests finish and exits);
 - ``BERTH_MODULES`` (``dev.preload``): the file of learned library names;
 - ``BERTH_EXITED``: set when the app process before this one died (a crash, ``os._exit``):
   this one does not import the app, it answers every request with a JSON 500 that says so,
@@ -37,7 +39,8 @@ from dev import exit_now, metrics, preload, say
 from dev.settings import Settings
 
 GO_FD_ENV = "BERTH_GO_FD"
-LOADED_FD_ENV = "BERTH_LOADED_FD"
+REPORT_FD_ENV = "BERTH_REPORT_FD"
+READY, LOADED, LEAVING = b"r", b"l", b"x"  # the reports, one byte each
 EXITED_ENV = "BERTH_EXITED"
 APP_PACKAGE = "app"
 # Folders whose contents never trigger a reload.
@@ -52,6 +55,8 @@ EXCLUDED_DIRS = (
     ".ruff_cache",
     ".mypy_cache",
 )
+# Excluded folders that can hold thousands of folders: never under a recursive watch.
+LARGE_DIRS = (".venv", "venv", "node_modules", ".git")
 DRAIN_TIMEOUT = 1.0  # seconds requests in progress get to finish before a reload
 BODY_KEY = "berth.body"  # where InFlight leaves each response body, for closing_handler()
 
@@ -66,6 +71,7 @@ def run(settings: Settings, root: Path) -> None:
         preload.finish()
     from werkzeug.serving import make_server
 
+    _report(READY)
     go = os.environ.pop(GO_FD_ENV, None)
     if go is not None and not os.read(int(go), 1):
         exit_now(0)  # the supervisor is gone
@@ -93,15 +99,20 @@ def run(settings: Settings, root: Path) -> None:
                 fd=int(os.environ["WERKZEUG_SERVER_FD"]),
             )
             threading.Thread(target=server.serve_forever, name="berth-http", daemon=True).start()
-            _report_loaded()
-            watching.run()  # until a change: SystemExit(3)
+            _report(LOADED)
+            try:
+                watching.run()  # until a change: SystemExit(3)
+            finally:
+                # Before the watcher stops (threads to join): the next one takes over now.
+                _stop_serving(server)
+                server = None
+                _report(LEAVING)
         code: object = 0
     except SystemExit as exc:  # 3 from the watcher on a change, 0 on SIGTERM
         code = exc.code
     finally:
         if server is not None:
-            server.server_close()
-    # This process's copy of the socket is closed: new connections wait in the supervisor's.
+            _stop_serving(server)
     if app is not None:
         if len(sys.modules) > loaded:
             preload.learn(root)  # again: serving requests imported more
@@ -109,12 +120,19 @@ def run(settings: Settings, root: Path) -> None:
     exit_now(code)
 
 
-def _report_loaded() -> None:
-    fd = os.environ.pop(LOADED_FD_ENV, None)
+def _report(news: bytes) -> None:
+    fd = os.environ.get(REPORT_FD_ENV)
     if fd is not None:
         with contextlib.suppress(OSError):  # the supervisor is gone; the orphan watch ends us
-            os.write(int(fd), b"1")
-        os.close(int(fd))
+            os.write(int(fd), news)
+
+
+def _stop_serving(server) -> None:
+    """Close this process's copy of the socket: new connections wait in the supervisor's for
+    the next app process. Requests in progress go on in their threads."""
+    # The accept loop is told to end first: on a closed socket it would spin until exit.
+    threading.Thread(target=server.shutdown, name="berth-shutdown", daemon=True).start()
+    server.server_close()
 
 
 def watcher(settings: Settings, root: Path):
@@ -124,17 +142,82 @@ def watcher(settings: Settings, root: Path):
     imported, so a file saved while the import runs (an editor that truncates, then writes; a
     second save in quick succession) is never seen, and the app serves a half-written module
     until the next edit (the upstream report is in docs/debugger.md). Entered first, the watcher
-    sees such a save and the next app process takes over. ``werkzeug._reloader`` is private:
+    sees such a save and the next app process takes over. With inotify it watches only the
+    folders of ``watch_plan()``. ``werkzeug._reloader`` is private:
     tests/unit/test_dev_watcher.py fails if a Werkzeug upgrade moves it.
     """
     from werkzeug._reloader import reloader_loops
 
     loop = reloader_loops["stat" if settings.reload_poll else "watchdog"]
+    if not settings.reload_poll:
+        loop = _planned(loop, root)
     return loop(
         extra_files=watched_files(root),
         exclude_patterns=excluded_patterns(root),
         interval=settings.reload_interval,
     )
+
+
+def _planned(loop: type, root: Path) -> type:
+    """Werkzeug's watchdog loop, watching the folders of ``watch_plan()`` instead of the whole
+    project recursively: Werkzeug's one recursive watch of the root walks .git, a local .venv
+    and node_modules in every app process before the app can import (100 ms in a checkout
+    with a .venv), and sets inotify watches on all of them."""
+
+    class PlannedLoop(loop):
+        def run_step(self) -> None:
+            # Werkzeug's run_step(), with (folder, recursive) for keys.
+            stale = set(self.watches)
+            for key in watch_plan(root):
+                if key not in self.watches:
+                    try:
+                        self.watches[key] = self.observer.schedule(
+                            self.event_handler, key[0], recursive=key[1]
+                        )
+                    except OSError:  # gone since: the next step looks again
+                        continue
+                stale.discard(key)
+            for key in stale:
+                watch = self.watches.pop(key)
+                if watch is not None:
+                    self.observer.unschedule(watch)
+
+    return PlannedLoop
+
+
+def watch_plan(root: Path) -> set[tuple[str, bool]]:
+    """The folders whose changes reload, as (folder, recursive): the root itself (its own
+    files: setting.py, .env), and each top-level folder that holds project code the process
+    imported, app/ always, each without its EXCLUDED_DIRS. As few watches as that allows: each
+    one costs watchdog a thread and an inotify instance (128 per user by default). Folders
+    added later are picked up by the loop's next step (every RELOAD_INTERVAL)."""
+    own = str(root) + os.sep
+    tops = {APP_PACKAGE}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(own) and os.sep in path[len(own) :]:
+            tops.add(path[len(own) :].split(os.sep, 1)[0])
+    plan = {(str(root), False)}
+    for name in tops - set(EXCLUDED_DIRS):
+        if (root / name).is_dir():
+            plan |= _unexcluded(str(root / name))
+    return plan
+
+
+def _unexcluded(top: str) -> set[tuple[str, bool]]:
+    """``top`` and its subfolders but the LARGE_DIRS: one recursive watch for each subtree
+    without any of them, one watch of its own for each folder with one."""
+    try:
+        folders = [e for e in os.scandir(top) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return set()
+    kept = [e.path for e in folders if e.name not in LARGE_DIRS]
+    below = [_unexcluded(path) for path in kept]
+    if len(kept) == len(folders) and all(
+        plan == {(p, True)} for p, plan in zip(kept, below, strict=True)
+    ):
+        return {(top, True)}
+    return {(top, False)}.union(*below)
 
 
 def load_app(debug: bool) -> tuple[Callable, bool]:

@@ -3,11 +3,13 @@ runs the app in an app process (``dev.app_process``), and hands over to the next
 every reload.
 
 It never serves a request itself, so nothing the app or an editor does can take it down:
-- a reload: the app process exits with ``RELOAD_EXIT`` and the standby takes over: the next app
-  process, started once the last one had loaded the app, with the libraries the app uses
-  preloaded (``dev.preload``; and, when an editor is attached, already attached to it),
-  waiting for its go. All share one socket, so requests made meanwhile wait in the backlog
-  instead of failing;
+- a reload: the app process reports that it is leaving (it no longer accepts connections) and
+  a standby takes over at once, while the one leaving lets its requests finish: the next app
+  process, with the libraries the app uses preloaded (``dev.preload``; and, when an editor is
+  attached, already attached to it), waiting for its go. STANDBYS are kept, started one at a
+  time once the serving one has loaded the app, so that a save that follows another closely
+  (a formatter's, a fix) also finds one ready. All share one socket, so requests made
+  meanwhile wait in the backlog instead of failing;
 - an app process that dies any other way (a crash, ``os._exit``): the next one answers every
   request with a JSON 500 that says so, until a change;
 - a debug adapter that exits or stops accepting editors (the debugger is lost): it restarts
@@ -35,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dev import debugpy_fixes, exit_now, say
-from dev.app_process import EXITED_ENV, GO_FD_ENV, LOADED_FD_ENV
+from dev.app_process import EXITED_ENV, GO_FD_ENV, LEAVING, LOADED, READY, REPORT_FD_ENV
 from dev.debugger import Debugger
 from dev.dependencies import Pins
 from dev.preload import MODULES_ENV
@@ -45,6 +47,8 @@ RELOAD_EXIT = 3  # Werkzeug's reloader ends the app process with 3 when a file c
 HTTP_FD_ENV = "BERTH_HTTP_FD"  # the HTTP socket, kept across a restart in place
 STOP_TIMEOUT = 1.5  # seconds an app process gets to finish after SIGTERM
 POLL = 0.5  # seconds between looks at the pins and the debugger, whatever else happens
+# Standbys kept ready: a save lands on one, and the formatter's save right after on the next.
+STANDBYS = 2
 
 
 class Supervisor:
@@ -58,7 +62,8 @@ class Supervisor:
         self.pins = Pins(root)
         self.sock: socket.socket | None = None
         self.current: AppProcess | None = None  # the app process that serves
-        self.standby: AppProcess | None = None
+        self.standbys: list[AppProcess] = []  # oldest first
+        self.leaving: list[AppProcess] = []  # handed over, finishing their requests
         self.stopping = False
         self.debugger_lost: str | None = None  # why editors can no longer attach
         # Signals, exited children and the debugger watch all wake _wait() through this pipe.
@@ -91,40 +96,63 @@ class Supervisor:
                 say(f"app process exited with {code}; waiting for a file change to restart")
 
     def _run_app(self) -> int | None:
-        """Until the app process exits (its exit code), or new pins were synced and it was
-        stopped, with the standby, to restart on them (None). Pins that fail to sync leave it
-        serving. A standby is started once the app process has loaded the app."""
+        """Until the app process leaves after a change (RELOAD_EXIT) or exits (its exit code),
+        or new pins were synced and it was stopped, with the standbys, to restart on them
+        (None). Pins that fail to sync leave it serving. Standbys are started meanwhile."""
         while True:
-            pending = self.standby is None
-            self._wait(
-                lambda pending=pending: (
-                    self.current.exited()
-                    or self.pins.changed()
-                    or (pending and self.current.loaded())
-                ),
-                fds=lambda pending=pending: [self.current.loaded_fd] if pending else [],
-            )
+            self._wait(self._app_news, fds=lambda: [a.report_fd for a in self._apps()])
             self._stop_or_restart()
             if self.current.exited():
                 return self.current.returncode
+            if self.current.reported(LEAVING):
+                self.leaving.append(self.current)
+                return RELOAD_EXIT
             if self.pins.changed():
                 if self.pins.apply(lambda: self.stopping):
                     self._stop_apps()
                     self._stop_or_restart()
                     return None
                 continue
-            if pending and self.current.loaded():
-                self.standby = self._start_app()
+            if self._standby_due():
+                self.standbys.append(self._start_app())
+
+    def _app_news(self) -> bool:
+        """Whether the serving app process left or exited, pins changed, or a standby is due;
+        every report read, so that no pipe is left readable."""
+        for app in self._apps():
+            app.read_reports()
+        return (
+            self.current.exited()
+            or self.current.reported(LEAVING)
+            or self.pins.changed()
+            or self._standby_due()
+        )
+
+    def _apps(self) -> list[AppProcess]:
+        """Every app process: serving, standing by, leaving."""
+        return [a for a in (self.current, *self.standbys, *self.leaving) if a is not None]
+
+    def _standby_due(self) -> bool:
+        """Whether to start a standby now: one at a time, each once the serving app process
+        has loaded the app and the standbys before it are ready, so that none slows another."""
+        self.standbys = [a for a in self.standbys if not a.exited()]
+        return (
+            len(self.standbys) < STANDBYS
+            and self.current.reported(LOADED)
+            and all(a.reported(READY) for a in self.standbys)
+        )
 
     def _hand_over(self, exited: int | None) -> None:
-        """The standby gets its go; without a (live) one, a new app process does. After an app
-        process died (``exited``), a new one says so until a change, and the standby waits on."""
+        """The oldest ready standby gets its go (or the oldest one still starting, or a new app
+        process). After an app process died (``exited``), a new one says so until a change, and
+        the standbys wait on."""
         if exited is not None:
             self.current = self._start_app(exited)
         else:
-            standby, self.standby = self.standby, None
-            live = standby is not None and not standby.exited()
-            self.current = standby if live else self._start_app()
+            live = [a for a in self.standbys if not a.exited()]
+            ready = [a for a in live if a.reported(READY)]
+            self.current = (ready or live or [None])[0] or self._start_app()
+            self.standbys = [a for a in live if a is not self.current]
         self.current.go()
 
     def _banner(self) -> str:
@@ -141,21 +169,21 @@ class Supervisor:
     def _start_app(self, exited: int | None = None) -> AppProcess:
         fd = self.sock.fileno()
         go_r, go_w = os.pipe()
-        loaded_r, loaded_w = os.pipe()
+        report_r, report_w = os.pipe()
         env = {k: v for k, v in os.environ.items() if k != HTTP_FD_ENV}
         env.update(
             WERKZEUG_RUN_MAIN="true",
             WERKZEUG_SERVER_FD=str(fd),
-            **{GO_FD_ENV: str(go_r), LOADED_FD_ENV: str(loaded_w)},
+            **{GO_FD_ENV: str(go_r), REPORT_FD_ENV: str(report_w)},
         )
         if exited is not None:
             env[EXITED_ENV] = str(exited)
         try:
-            popen = subprocess.Popen(self.command, env=env, pass_fds=(fd, go_r, loaded_w))  # noqa: S603
+            popen = subprocess.Popen(self.command, env=env, pass_fds=(fd, go_r, report_w))  # noqa: S603
         finally:
             os.close(go_r)
-            os.close(loaded_w)
-        return AppProcess(popen, go_w, loaded_r)
+            os.close(report_w)
+        return AppProcess(popen, go_w, report_r)
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -206,11 +234,12 @@ class Supervisor:
                 return
             if pid == 0:
                 return
-            apps = (self.current, self.standby)
-            app = next((a for a in apps if a and a.popen.pid == pid), None)
+            app = next((a for a in self._apps() if a.popen.pid == pid), None)
             if app is not None:
                 app.popen.returncode = os.waitstatus_to_exitcode(status)
                 app.close()
+                if app in self.leaving:
+                    self.leaving.remove(app)
             elif self.debugger is not None and pid == self.debugger.adapter_pid:
                 self.debugger_lost = self.debugger_lost or "the debug adapter exited"
 
@@ -238,9 +267,9 @@ class Supervisor:
             debugpy_fixes.execv(self.command[0], self.command)
 
     def _stop_apps(self) -> None:
-        """The app process and the standby: SIGTERM, then SIGKILL if they have not exited
-        within STOP_TIMEOUT."""
-        apps = [a for a in (self.current, self.standby) if a is not None]
+        """Every app process (serving, standing by, leaving): SIGTERM, then SIGKILL if they
+        have not exited within STOP_TIMEOUT."""
+        apps = self._apps()
         for send in ("terminate", "kill"):
             for app in apps:
                 if not app.exited():
@@ -250,13 +279,14 @@ class Supervisor:
 
 
 class AppProcess:
-    """An app process, its go pipe and its loaded pipe (``dev.app_process``)."""
+    """An app process, its go pipe and its report pipe (``dev.app_process``)."""
 
-    def __init__(self, popen: subprocess.Popen, go: int, loaded: int) -> None:
+    def __init__(self, popen: subprocess.Popen, go: int, report: int) -> None:
         self.popen = popen
         self._go: int | None = go
-        self.loaded_fd: int | None = loaded
-        os.set_blocking(loaded, False)
+        self.report_fd: int | None = report
+        self.reports: set[bytes] = set()
+        os.set_blocking(report, False)
 
     @property
     def returncode(self) -> int | None:
@@ -265,16 +295,22 @@ class AppProcess:
     def exited(self) -> bool:
         return self.popen.returncode is not None
 
-    def loaded(self) -> bool:
-        """Whether it has said so (or has exited: then nothing more will come)."""
-        if self.loaded_fd is not None:
+    def reported(self, news: bytes) -> bool:
+        """Whether it has reported ``news`` (READY, LOADED, LEAVING)."""
+        self.read_reports()
+        return news in self.reports
+
+    def read_reports(self) -> None:
+        """All it has reported so far: a pipe left readable would wake every wait at once."""
+        while self.report_fd is not None:
             try:
-                os.read(self.loaded_fd, 1)
+                read = os.read(self.report_fd, 16)
             except BlockingIOError:
-                return False
-            os.close(self.loaded_fd)
-            self.loaded_fd = None
-        return True
+                return
+            if not read:
+                os.close(self.report_fd)
+                self.report_fd = None
+            self.reports.update(read[i : i + 1] for i in range(len(read)))
 
     def go(self) -> None:
         """Tell it to serve."""
@@ -286,10 +322,10 @@ class AppProcess:
 
     def close(self) -> None:
         """Its pipes, once it has exited."""
-        for fd in (self._go, self.loaded_fd):
+        for fd in (self._go, self.report_fd):
             if fd is not None:
                 os.close(fd)
-        self._go = self.loaded_fd = None
+        self._go = self.report_fd = None
 
 
 def become_subreaper() -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from dev import debugger, debugpy_fixes
+from dev.supervisor import STANDBYS
 from tools.harness import devlog, editors
 from tools.harness.editors import RECOVERY_SECONDS
 from tools.harness.net import HttpResponse, free_ports, http, wait_for_http
@@ -347,9 +348,11 @@ def test_a_save_while_the_app_is_importing_is_not_lost(start_server, poll: str) 
 
 def test_an_orphaned_app_process_exits(start_server) -> None:
     server = start_server(DEBUGPY="0")
-    time.sleep(1)  # the standby too
+    deadline = time.monotonic() + 10
+    while len(server.children()) < 1 + STANDBYS and time.monotonic() < deadline:
+        time.sleep(0.1)  # the standbys start one after the other
     app_processes = server.children()
-    assert len(app_processes) == 2, app_processes  # the one serving and the standby
+    assert len(app_processes) == 1 + STANDBYS, app_processes  # the one serving, the standbys
     os.kill(server.process.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while any(map(debugger.alive, app_processes)) and time.monotonic() < deadline:

@@ -9,15 +9,19 @@ import textwrap
 import time
 
 from dev import supervisor
+from dev.app_process import LEAVING, LOADED, READY
 from dev.supervisor import AppProcess
 
-# A stand-in app process: waits for its go, says it has loaded, then waits to be stopped.
+# A stand-in app process: ready, waits for its go, loaded, then leaving at a byte on stdin.
 CHILD = textwrap.dedent(
     """
     import os, sys, time
-    go, loaded = int(sys.argv[1]), int(sys.argv[2])
+    go, report = int(sys.argv[1]), int(sys.argv[2])
+    os.write(report, b"r")
     assert os.read(go, 1) == b"1"
-    os.write(loaded, b"1")
+    os.write(report, b"l")
+    sys.stdin.read(1)
+    os.write(report, b"x")
     time.sleep(30)
     """
 )
@@ -25,13 +29,15 @@ CHILD = textwrap.dedent(
 
 def start_child() -> AppProcess:
     go_r, go_w = os.pipe()
-    loaded_r, loaded_w = os.pipe()
+    report_r, report_w = os.pipe()
     popen = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(go_r), str(loaded_w)], pass_fds=(go_r, loaded_w)
+        [sys.executable, "-c", CHILD, str(go_r), str(report_w)],
+        pass_fds=(go_r, report_w),
+        stdin=subprocess.PIPE,
     )
     os.close(go_r)
-    os.close(loaded_w)
-    return AppProcess(popen, go_w, loaded_r)
+    os.close(report_w)
+    return AppProcess(popen, go_w, report_r)
 
 
 def wait_until(condition, timeout: float = 10) -> bool:
@@ -41,24 +47,37 @@ def wait_until(condition, timeout: float = 10) -> bool:
     return condition()
 
 
-def test_an_app_process_loads_only_after_its_go_and_says_so():
+def test_the_reports_of_an_app_process_come_in_their_order():
     child = start_child()
     try:
+        assert wait_until(lambda: child.reported(READY))
         time.sleep(0.3)
-        assert not child.loaded()  # waits for its go
+        assert not child.reported(LOADED)  # waits for its go
         child.go()
-        assert wait_until(child.loaded)
-        assert child.loaded_fd is None  # read once, then closed
+        assert wait_until(lambda: child.reported(LOADED))
+        assert not child.reported(LEAVING)
+        child.popen.stdin.write(b"x")
+        child.popen.stdin.flush()
+        assert wait_until(lambda: child.reported(LEAVING))
+        assert child.report_fd is not None  # open until it exits
     finally:
         child.popen.kill()
         child.popen.wait()
 
 
-def test_an_app_process_that_exits_counts_as_loaded_and_its_pipes_close():
+def test_an_app_process_that_exits_has_reported_nothing_more_and_its_pipes_close():
     child = start_child()
+    assert wait_until(lambda: child.reported(READY))
     child.popen.kill()
     child.popen.wait()
-    assert wait_until(child.loaded)  # the end of its pipe: nothing more will come
+
+    def pipe_ended() -> bool:
+        child.read_reports()
+        return child.report_fd is None  # the end of its pipe was read, and it was closed
+
+    assert wait_until(pipe_ended)
+    assert not child.reported(LOADED)
+    assert not child.reported(LEAVING)  # it died: that is not leaving after a change
     child.close()
     child.go()  # harmless once it is gone
 
