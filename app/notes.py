@@ -7,6 +7,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, delete, insert, select, update
 from werkzeug.routing import IntegerConverter
 
+from setting import whole_number
+
 from .body import json_object
 from .db import get_db
 from .errors import ValidationError
@@ -40,10 +42,9 @@ def _query_int(name: str, default: int, low: int, high: int = MAX_INT) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    # ASCII digits only: int() would also accept "-1", " 7", "1_0" and other scripts' digits.
-    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
-    value = int(raw) if digits else None
-    if value is None or not low <= value <= high:
+    # Settings may be padded with spaces (an .env line); a URL's parameters may not.
+    value = whole_number(raw, low, high) if raw == raw.strip() else None
+    if value is None:
         raise ValidationError(
             f"Invalid query parameter {name!r}.",
             {name: f"must be an integer between {low} and {high}"},
