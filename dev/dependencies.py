@@ -41,7 +41,7 @@ class Pins:
 
     def changed(self) -> bool:
         """Whether the checkout's pins differ from the ones last dealt with; a stat per file
-        unless something touched them, so it can be asked twice a second."""
+        unless something touched them, so it can be asked four times a second."""
         if not self.enabled:
             return False
         stamp = self._stat()

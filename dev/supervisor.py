@@ -46,7 +46,7 @@ from dev.settings import Settings
 RELOAD_EXIT = 3  # Werkzeug's reloader ends the app process with 3 when a file changed
 HTTP_FD_ENV = "BERTH_HTTP_FD"  # the HTTP socket, kept across a restart in place
 STOP_TIMEOUT = 1.5  # seconds an app process gets to finish after SIGTERM
-POLL = 0.5  # seconds between looks at the pins and the debugger, whatever else happens
+POLL = 0.25  # seconds between looks at the pins and the debugger, whatever else happens
 # Standbys kept ready: a save lands on one, and the formatter's save right after on the next.
 STANDBYS = 2
 
