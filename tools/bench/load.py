@@ -24,9 +24,10 @@ side and their runs are interleaved, so that other work on the machine weighs on
 
 So that the figure measures the servers and not the machine (`placement()`):
 
-* each server container gets one CPU of its own, the engine's last (`--cpuset-cpus`), and wrk
-  the others (`taskset`, where the engine runs on this machine): the server is the bottleneck
-  (it keeps its CPU busy), wrk, Docker's port proxy and dockerd share what is left. A CPU set,
+* the server containers get one CPU, the engine's last (`--cpuset-cpus`; one server is loaded
+  at a time), and wrk the others (`taskset`, where the engine runs on this machine): the
+  server is the bottleneck (it keeps its CPU busy), wrk, Docker's port proxy and dockerd share
+  what is left. A CPU set,
   not `--cpus 1`: a CFS quota lets the server's threads run on both CPUs and then stops them
   for the rest of its 100 ms period, which shows as tens of ms in p99. With one CPU in all,
   nothing is pinned;
