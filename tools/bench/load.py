@@ -18,19 +18,37 @@ with its port published on 127.0.0.1; only the server or its settings differ:
 Each server gets its own volume, filled directly with SQLite before it starts (N notes with
 distinct timestamps; 100k take about a second), so that GET /api/notes (the default page of
 50, newest first) and GET /healthz are timed against a small and a large table. The load
-generator is wrk (compiled, 2 threads, CONNECTIONS kept-alive connections); it shares the 2
-cores with the server, so the absolute numbers are for this machine, the ratios are the point.
-The write workload POSTs a 200-byte note per request, against the 100k-note table. The four
-servers run side by side and their runs are interleaved, so that other work on the machine
-weighs on each alike.
+generator is wrk (compiled, 2 threads, CONNECTIONS kept-alive connections). The write workload
+POSTs a 200-byte note per request, against the 100k-note table. The four servers run side by
+side and their runs are interleaved, so that other work on the machine weighs on each alike.
+
+So that the figure measures the servers and not the machine (`placement()`):
+
+* the server containers get one CPU, the engine's last (`--cpuset-cpus`; one server is loaded
+  at a time), and wrk the others (`taskset`, where the engine runs on this machine): the
+  server is the bottleneck (it keeps its CPU busy), wrk, Docker's port proxy and dockerd share
+  what is left. A CPU set,
+  not `--cpus 1`: a CFS quota lets the server's threads run on both CPUs and then stops them
+  for the rest of its 100 ms period, which shows as tens of ms in p99. With one CPU in all,
+  nothing is pinned;
+* no healthcheck (`--no-healthcheck`): the image's starts a Python process every 10 s (every
+  second in its first 30 s), CPU that lands in whichever run it meets;
+* the cost of the logs and metrics is measured apart, after a case's interleaved runs: COST_PAIRS
+  pairs of short runs of prod and the quiet prod, back to back, the order swapped at each pair
+  (prod first, then the quiet one first, ...), so that a drift of the machine weighs on both;
+  the rows give each pair's ratio and p99 difference, and their median is held to the targets.
+  Three runs of each, 20 s apart, differed by more than the cost itself (tools/bench/percall.py
+  measures it without Docker: about 1 % of a request's CPU).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import statistics
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,9 +84,11 @@ SERVERS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         {},
     ),
 }
-# The cost of prod's logs and metrics (QUIET against PROD), per interleaved round.
+# The cost of prod's logs and metrics (QUIET against PROD), per pair of runs side by side.
 MAX_THROUGHPUT_LOST = 0.10
 MAX_P99_ADDED_MS = 2.0
+COST_PAIRS = 8
+COST_SECONDS = 3.0
 READS = ("/healthz", "/api/notes")
 WRITE_SCRIPT = """\
 wrk.method = "POST"
@@ -137,8 +157,11 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def run_wrk(url: str, seconds: float, script: Path | None = None) -> dict:
+def run_wrk(url: str, seconds: float, script: Path | None = None, cpus: str | None = None) -> dict:
+    """wrk against `url`; on the CPUs `cpus` (taskset's list, e.g. "0") when given."""
+    pin = ["taskset", "--cpu-list", cpus] if cpus else []
     args = [
+        *pin,
         wrk_path(),
         "-t2",
         f"-c{CONNECTIONS}",
@@ -155,6 +178,25 @@ def run_wrk(url: str, seconds: float, script: Path | None = None) -> dict:
 def wrk_rounds(ctx: Context) -> tuple[int, float]:
     """How many wrk runs per case, and the seconds of each, in this mode."""
     return ctx.options.count(3, quick=1), (2.0 if ctx.options.quick else 5.0)
+
+
+def cost_pairs(ctx: Context) -> tuple[int, float]:
+    """How many pairs of runs measure the logs and metrics' cost, and the seconds of each."""
+    return ctx.options.count(COST_PAIRS, quick=2), (1.0 if ctx.options.quick else COST_SECONDS)
+
+
+def placement() -> tuple[list[str], str | None, str]:
+    """Where the servers and wrk run: the servers' `docker run` options (one CPU, the engine's
+    last), wrk's CPUs for taskset (the others; None: not pinned), and a line for the log."""
+    engine = int(docker("info", "--format", "{{.NCPU}}").stdout.strip() or 1)
+    if engine < 2:
+        return [], None, "1 CPU: the servers and wrk share it"
+    server = [f"--cpuset-cpus={engine - 1}"]
+    # wrk's CPUs are this machine's: the same as the engine's only when the engine runs here
+    # (not in Docker Desktop's VM).
+    if sys.platform == "linux" and os.cpu_count() == engine and find_tool("taskset"):
+        return server, f"0-{engine - 2}", f"the servers on CPU {engine - 1}, wrk on 0-{engine - 2}"
+    return server, None, f"the servers on the engine's CPU {engine - 1}, wrk not pinned"
 
 
 @contextlib.contextmanager
@@ -190,10 +232,26 @@ def seed(image: str, args: list[str], count: int) -> None:
         raise RuntimeError(f"seeding {count} notes gave {answer.stdout!r}")
 
 
+def measure_cost(
+    bases: dict[str, str],
+    path: str,
+    script: Path | None,
+    pairs: int,
+    seconds: float,
+    cpus: str | None,
+) -> dict[str, list[dict]]:
+    """`pairs` runs of prod and of the quiet prod, back to back, the order swapped each time."""
+    results: dict[str, list[dict]] = {PROD: [], QUIET: []}
+    for index in range(pairs):
+        for server in (PROD, QUIET) if index % 2 == 0 else (QUIET, PROD):
+            results[server].append(run_wrk(bases[server] + path, seconds, script, cpus))
+    return results
+
+
 def cost_rows(figure: str, case: str, results: dict[str, list[dict]]) -> list[Row]:
     """What prod's logs and metrics cost in one case: prod's throughput over the quiet prod's
-    and the p99 they add, each from the rounds run side by side (round i of one against
-    round i of the other)."""
+    and the p99 they add, each from the pairs of runs side by side (run i of one against run
+    i of the other)."""
     pairs = list(zip(results[PROD], results[QUIET], strict=True))
     return [
         Row(
@@ -216,7 +274,10 @@ def cost_rows(figure: str, case: str, results: dict[str, list[dict]]) -> list[Ro
 def run_load(ctx: Context) -> FigureResult:
     figure = FigureResult("load", "Throughput")
     runs, seconds = wrk_rounds(ctx)
+    pairs, pair_seconds = cost_pairs(ctx)
     image = ctx.image("prod")
+    pinned, wrk_cpus, where = placement()
+    log(f"load: {where}")
     table = [
         "| Server | Request | Notes | req/s (median of runs) | p50 ms | p99 ms | Errors |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -236,7 +297,7 @@ def run_load(ctx: Context) -> FigureResult:
                     running.enter_context(
                         container(
                             image, "-p", f"127.0.0.1:{port}:8000", "-v", f"{data}:/data", *env,
-                            command=command,
+                            *pinned, "--no-healthcheck", command=command,
                         )
                     )  # fmt: skip
                     bases[server] = f"http://127.0.0.1:{port}"
@@ -248,14 +309,14 @@ def run_load(ctx: Context) -> FigureResult:
                 for label, path, script in cases:
                     results: dict[str, list[dict]] = {server: [] for server in SERVERS}
                     for base in bases.values():
-                        run_wrk(base + path, 1.0, script)  # warm-up
+                        run_wrk(base + path, 1.0, script, wrk_cpus)  # warm-up
                     # Interleaved, so that other work on the machine weighs on every server alike.
                     for _ in range(runs):
                         for server, base in bases.items():
-                            results[server].append(run_wrk(base + path, seconds, script))
-                    figure.rows += cost_rows(
-                        figure.name, f"{label}, {size // 1000}k notes", results
-                    )
+                            results[server].append(run_wrk(base + path, seconds, script, wrk_cpus))
+                    cost = measure_cost(bases, path, script, pairs, pair_seconds, wrk_cpus)
+                    figure.rows += cost_rows(figure.name, f"{label}, {size // 1000}k notes", cost)
+                    summary[f"cost {label} {size}"] = cost
                     for index, (server, runs_of) in enumerate(results.items()):
                         total = summarize(runs_of)
                         median, p50, p99 = total["rate"], total["p50_ms"], total["p99_ms"]
@@ -295,4 +356,7 @@ def run_load(ctx: Context) -> FigureResult:
     figure.details["runs"] = summary
     figure.details["connections"] = CONNECTIONS
     figure.details["seconds_per_run"] = seconds
+    figure.details["cost_pairs"] = pairs
+    figure.details["seconds_per_cost_run"] = pair_seconds
+    figure.details["placement"] = where
     return figure
