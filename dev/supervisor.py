@@ -49,6 +49,7 @@ STOP_TIMEOUT = 1.5  # seconds an app process gets to finish after SIGTERM
 POLL = 0.25  # seconds between looks at the pins and the debugger, whatever else happens
 # Standbys kept ready: a save lands on one, and the formatter's save right after on the next.
 STANDBYS = 2
+UNPREPARED = "no standby ready"  # said when a reload finds none (saves faster than they start)
 
 
 class Supervisor:
@@ -151,6 +152,8 @@ class Supervisor:
         else:
             live = [a for a in self.standbys if not a.exited()]
             ready = [a for a in live if a.reported(READY)]
+            if not ready and self.current is not None and self.current.reported(LEAVING):
+                say(f"{UNPREPARED}: this reload waits for its libraries")
             self.current = (ready or live or [None])[0] or self._start_app()
             self.standbys = [a for a in live if a is not self.current]
         self.current.go()

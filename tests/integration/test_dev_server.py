@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from dev import debugger, debugpy_fixes
-from dev.supervisor import STANDBYS
+from dev import debugger, debugpy_fixes, supervisor
 from tools.harness import devlog, editors
 from tools.harness.editors import RECOVERY_SECONDS
 from tools.harness.net import HttpResponse, free_ports, http, wait_for_http
@@ -346,13 +345,36 @@ def test_a_save_while_the_app_is_importing_is_not_lost(start_server, poll: str) 
     server.wait_version(2, timeout=RECOVERY_SECONDS + 1.5)
 
 
+def test_a_save_right_after_another_finds_a_standby_ready(start_server) -> None:
+    """A formatter's rewrite, or a fix right after a broken save, ends the app process that is
+    still loading the save before: the next standby takes over, ready, instead of an app
+    process that imports its libraries first (the log would say so)."""
+    server = start_server(DEBUGPY="0")
+    deadline = time.monotonic() + 10
+    while len(server.children()) < 1 + supervisor.STANDBYS and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)  # the last standby preloads (Flask)
+    server.routes.write_text(ROUTES.format(version=1))
+    time.sleep(0.1)  # the formatter's save, while version 1 loads
+    server.routes.write_text(ROUTES.format(version=2))
+    server.wait_version(2)
+    time.sleep(2)  # standbys again
+    server.routes.write_text(ROUTES.format(version=3).replace("bp = Blueprint(", "bp = ((", 1))
+    time.sleep(0.2)  # and its fix
+    server.routes.write_text(ROUTES.format(version=3))
+    server.wait_version(3)
+    assert supervisor.UNPREPARED not in server.log(), server.log()
+
+
 def test_an_orphaned_app_process_exits(start_server) -> None:
     server = start_server(DEBUGPY="0")
     deadline = time.monotonic() + 10
-    while len(server.children()) < 1 + STANDBYS and time.monotonic() < deadline:
+    while len(server.children()) < 1 + supervisor.STANDBYS and time.monotonic() < deadline:
         time.sleep(0.1)  # the standbys start one after the other
     app_processes = server.children()
-    assert len(app_processes) == 1 + STANDBYS, app_processes  # the one serving, the standbys
+    assert len(app_processes) == 1 + supervisor.STANDBYS, (
+        app_processes
+    )  # the one serving, the standbys
     os.kill(server.process.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while any(map(debugger.alive, app_processes)) and time.monotonic() < deadline:
