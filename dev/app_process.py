@@ -41,6 +41,7 @@ from dev.settings import Settings
 GO_FD_ENV = "BERTH_GO_FD"
 REPORT_FD_ENV = "BERTH_REPORT_FD"
 READY, LOADED, LEAVING = b"r", b"l", b"x"  # the reports, one byte each
+_report_fd: int | None = None  # taken from REPORT_FD_ENV, so the app's own children lack it
 EXITED_ENV = "BERTH_EXITED"
 APP_PACKAGE = "app"
 # Folders whose contents never trigger a reload.
@@ -63,6 +64,7 @@ BODY_KEY = "berth.body"  # where InFlight leaves each response body, for closing
 
 def run(settings: Settings, root: Path) -> None:
     """The app process, from standby to exit: exit code 3 after a change, 0 when stopped."""
+    global _report_fd
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     _exit_when_orphaned()
@@ -71,6 +73,8 @@ def run(settings: Settings, root: Path) -> None:
         preload.finish()
     from werkzeug.serving import make_server
 
+    report = os.environ.pop(REPORT_FD_ENV, None)
+    _report_fd = None if report is None else int(report)
     _report(READY)
     go = os.environ.pop(GO_FD_ENV, None)
     if go is not None and not os.read(int(go), 1):
@@ -121,10 +125,9 @@ def run(settings: Settings, root: Path) -> None:
 
 
 def _report(news: bytes) -> None:
-    fd = os.environ.get(REPORT_FD_ENV)
-    if fd is not None:
+    if _report_fd is not None:
         with contextlib.suppress(OSError):  # the supervisor is gone; the orphan watch ends us
-            os.write(int(fd), news)
+            os.write(_report_fd, news)
 
 
 def _stop_serving(server) -> None:

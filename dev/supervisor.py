@@ -136,7 +136,6 @@ class Supervisor:
     def _standby_due(self) -> bool:
         """Whether to start a standby now: one at a time, each once the serving app process
         has loaded the app and the standbys before it are ready, so that none slows another."""
-        self.standbys = [a for a in self.standbys if not a.exited()]
         return (
             len(self.standbys) < STANDBYS
             and self.current.reported(LOADED)
@@ -150,12 +149,15 @@ class Supervisor:
         if exited is not None:
             self.current = self._start_app(exited)
         else:
-            live = [a for a in self.standbys if not a.exited()]
-            ready = [a for a in live if a.reported(READY)]
+            ready = [a for a in self.standbys if a.reported(READY)]
             if not ready and self.current is not None and self.current.reported(LEAVING):
                 say(f"{UNPREPARED}: this reload waits for its libraries")
-            self.current = (ready or live or [None])[0] or self._start_app()
-            self.standbys = [a for a in live if a is not self.current]
+            chosen = ready or self.standbys
+            if chosen:
+                self.current = chosen[0]
+                self.standbys.remove(self.current)
+            else:
+                self.current = self._start_app()
         self.current.go()
 
     def _banner(self) -> str:
@@ -241,8 +243,9 @@ class Supervisor:
             if app is not None:
                 app.popen.returncode = os.waitstatus_to_exitcode(status)
                 app.close()
-                if app in self.leaving:
-                    self.leaving.remove(app)
+                for group in (self.standbys, self.leaving):  # the serving one is dealt with
+                    if app in group:
+                        group.remove(app)
             elif self.debugger is not None and pid == self.debugger.adapter_pid:
                 self.debugger_lost = self.debugger_lost or "the debug adapter exited"
 
