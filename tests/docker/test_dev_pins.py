@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from dev.supervisor import STANDBYS
 from tools.harness import pins
 from tools.harness.commands import describe, unique
 from tools.harness.compose import ComposeStack, dev_stack
@@ -36,6 +37,20 @@ def stack(docker_engine, tmp_path_factory) -> Iterator[ComposeStack]:
 def app_processes(stack: ComposeStack) -> set[str]:
     """The PIDs of the dev server's processes (the dev server and its app process)."""
     return {str(p.pid) for p in processes(stack.container()) if "dev.serve" in p.args}
+
+
+def settled_app_processes(stack: ComposeStack, timeout: float = 30) -> set[str]:
+    """app_processes() once every standby has started: they start one after the other, each
+    once the one before is ready, so a pin change earlier leaves some still to come. The init,
+    the supervisor, the serving app process and STANDBYS standbys."""
+    expected = 3 + STANDBYS
+    deadline = time.monotonic() + timeout
+    found = app_processes(stack)
+    while len(found) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        found = app_processes(stack)
+    assert len(found) == expected, found
+    return found
 
 
 def installed(stack: ComposeStack) -> str:
@@ -75,7 +90,7 @@ def test_a_pin_added_is_served_within_seconds(stack):
 
 
 def test_a_broken_pin_leaves_the_app_serving_the_old_environment(stack):
-    before, processes = installed(stack), app_processes(stack)
+    before, processes = installed(stack), settled_app_processes(stack)
     pins.set_pin(stack.workspace, pins.BROKEN_PIN)
     log = wait_for_log(stack, "pins not synced:")
     line = next(li for li in log.splitlines() if "pins not synced:" in li)
@@ -90,7 +105,7 @@ def test_a_broken_pin_leaves_the_app_serving_the_old_environment(stack):
 
 
 def test_putting_the_pin_back_needs_no_sync(stack):
-    processes = app_processes(stack)
+    processes = settled_app_processes(stack)
     pins.set_pin(stack.workspace, pins.PIN)
     wait_for_log(stack, "pins back to the installed ones")
     assert pins.served_version(stack.url) == pins.VERSION
