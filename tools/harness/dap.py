@@ -185,12 +185,15 @@ class DapClient:
                 self._cond.wait(remaining)
             response = self._responses.pop(seq)
         if not response.get("success"):
-            detail = response.get("message") or ""
-            error = (response.get("body") or {}).get("error") or {}
-            if error.get("format"):
-                detail = f"{detail}: {error['format']}"
-            raise DapError(f"{self.name}: {response.get('command')} failed: {detail}")
+            raise self._failure(response)
         return response.get("body") or {}
+
+    def _failure(self, response: Message) -> DapError:
+        detail = response.get("message") or ""
+        error = (response.get("body") or {}).get("error") or {}
+        if error.get("format"):
+            detail = f"{detail}: {error['format']}"
+        return DapError(f"{self.name}: {response.get('command')} failed: {detail}")
 
     def request(self, command: str, timeout: float = 10.0, **arguments: Any) -> Message:
         """Send ``command`` with ``arguments`` and return the response body. (For an argument
@@ -203,11 +206,16 @@ class DapClient:
         name: str,
         timeout: float = 10.0,
         predicate: Callable[[Message], bool] | None = None,
+        unless_failed: int | None = None,
     ) -> Message:
-        """Remove and return the body of the first buffered or future event ``name``."""
+        """Remove and return the body of the first buffered or future event ``name``; with
+        ``unless_failed`` (a request's seq), ``DapError`` as soon as that request fails."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
+                failed = self._responses.get(unless_failed)
+                if failed is not None and not failed.get("success"):
+                    raise self._failure(self._responses.pop(unless_failed))
                 for message in self._events:
                     body = message.get("body") or {}
                     if message.get("event") == name and (predicate is None or predicate(body)):
@@ -311,6 +319,7 @@ class DebugSession:
         self._lock = threading.Lock()
         self._attaching: list[threading.Thread] = []
         self._given_up: set[int] = set()  # children whose attach failed or that have gone
+        self._stages: dict[int, str] = {}  # subProcessId -> how far its attach got, for errors
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -353,11 +362,20 @@ class DebugSession:
 
     # -- the attach flow (same for the parent and each child) ------------------------------------
 
-    def _attach(self, client: DapClient, arguments: Mapping[str, Any]) -> list[dict]:
+    def _attach(
+        self,
+        client: DapClient,
+        arguments: Mapping[str, Any],
+        stage: Callable[[str], object] = lambda _: None,
+    ) -> list[dict]:
+        stage("initialize")
         client.request("initialize", self.timeout, **initialize_arguments(self.start_debugging))
         # debugpy answers "attach" only after "configurationDone": send it, then configure.
         attach_seq = client.send_request("attach", arguments)
-        client.wait_event("initialized", self.timeout)
+        stage("initialized")
+        # A refused attach ("already being debugged") is answered instead of "initialized".
+        client.wait_event("initialized", self.timeout, unless_failed=attach_seq)
+        stage("setBreakpoints")
         verified = []
         for path, lines in self.breakpoints.items():
             body = client.request(
@@ -370,8 +388,11 @@ class DebugSession:
             )
             verified += body.get("breakpoints", [])
         client.request("setExceptionBreakpoints", self.timeout, filters=[])
+        stage("configurationDone")
         client.request("configurationDone", self.timeout)
+        stage("attach response")
         client.wait_response(attach_seq, "attach", self.timeout)
+        stage("done")
         return verified
 
     def _on_start_debugging(self, client: DapClient, request: Message) -> Mapping:
@@ -426,7 +447,9 @@ class DebugSession:
         with self._lock:
             self.children[sub_pid] = child
         try:
-            verified = self._attach(child, config)
+            verified = self._attach(
+                child, config, stage=lambda s: self._stages.update({sub_pid: s})
+            )
             with self._lock:
                 self.verified[sub_pid] = verified
         except Exception as exc:  # keep following later children; the test sees .errors
@@ -458,7 +481,11 @@ class DebugSession:
             if ready and not pending:
                 return ready[-1]
             time.sleep(0.02)
-        raise DapError(f"no child attached in {timeout or self.timeout}s; errors: {self.errors}")
+        waiting = {pid: self._stages.get(pid, "connect") for pid in pending}
+        raise DapError(
+            f"no child attached in {timeout or self.timeout}s; attached: {ready}, still "
+            f"attaching (subProcessId: waiting for): {waiting}; errors: {self.errors}"
+        )
 
     def wait_stopped(self, timeout: float | None = None) -> tuple[int, dict]:
         """Wait for a ``stopped`` event in any process; return (thread id, top stack frame)."""

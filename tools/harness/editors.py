@@ -63,7 +63,10 @@ def session(target: DebugTarget, **options) -> DebugSession:
 
 def hit(target: DebugTarget, debug: DebugSession, evaluate: Iterable[str] = ()) -> BreakHit:
     """The request stops at the breakpoint (in the current app process), then completes."""
-    debug.wait_child(timeout=RECOVERY_SECONDS)
+    try:
+        debug.wait_child(timeout=RECOVERY_SECONDS)
+    except DapError as exc:  # which app process did not answer, and what the dev server said
+        raise DapError(f"{exc}\nthe dev server's log ends:\n{target.log()[-3000:]}") from None
     stop = debug.break_during(target.request, evaluate=evaluate, timeout=30)
     assert stop.frame["line"] == target.breakpoint_line, stop.frame
     assert Path(stop.frame["source"]["path"]) == target.breakpoint_file, stop.frame
