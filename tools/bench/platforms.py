@@ -37,7 +37,7 @@ from tools.harness.commands import unique
 from tools.harness.compose import dev_stack
 from tools.harness.docker import build, cold_build_caches, docker
 from tools.harness.platforms import ARM64, base_image, problem
-from tools.harness.project import chown_tree, copy_project
+from tools.harness.project import owned_checkout
 
 from .common import Context, FigureResult, Row, log
 from .rebuild import _edit_code
@@ -143,10 +143,7 @@ def _checkout(name: str, uid: int | None) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix=f"berth-bench-{name}-"))
     try:
         folder.chmod(0o755)
-        project = copy_project(folder / "berth")
-        if uid is not None and uid != os.getuid():
-            chown_tree(project, uid, uid)
-        yield project
+        yield owned_checkout(folder / "berth", uid, uid)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
