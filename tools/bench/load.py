@@ -33,22 +33,24 @@ So that the figure measures the servers and not the machine (`placement()`):
   nothing is pinned;
 * no healthcheck (`--no-healthcheck`): the image's starts a Python process every 10 s (every
   second in its first 30 s), CPU that lands in whichever run it meets;
-* the cost of the logs and metrics is measured apart, after a case's interleaved runs: COST_PAIRS
-  pairs of short runs of prod and the quiet prod, back to back, the order swapped at each pair
-  (prod first, then the quiet one first, ...), so that a drift of the machine weighs on both;
-  the rows give each pair's ratio and p99 difference, and their median is held to the targets.
-  Each pair is a run under CONNECTIONS and one under LIGHT_CONNECTIONS of each server: the
-  throughput is the loaded run's, the p99 added the light run's. Under saturation a closed-loop
-  generator's latency is its queue (Little's law: connections / throughput), so there a p99
-  follows the throughput, 1 % of it per 1 % lost, and moves with every drift of the machine; at
-  one connection nothing queues, and the p99 shows what a request waits for the logs and
-  metrics. The loaded run's p99 difference is a row too, without a target.
-  Three runs of each, 20 s apart, differed by more than the cost itself (tools/bench/percall.py
-  measures it without Docker: about 1 % of a request's CPU).
+* the cost of the logs and metrics is measured apart, after a case's interleaved runs, in
+  COST_PAIRS rounds. Throughput: prod and the quiet prod loaded at the same time, both on the
+  servers' one CPU, which the kernel shares equally between the two containers; a CPU-bound
+  server's rate is then what its CPU share buys, so their ratio is the cost, and a slower moment
+  of the machine (steal, a neighbour) weighs on both at once. Loaded one after the other, back
+  to back, 3 s runs of the same server differed by up to 20 %, more than the cost itself
+  (tools/bench/percall.py measures that without Docker: about 1 % of a request's CPU). p99:
+  each server alone at LIGHT_CONNECTIONS, one after the other, the order swapped each round.
+  Under saturation a closed-loop generator's latency is its queue (Little's law: connections /
+  throughput), so there a p99 follows the throughput and moves with every drift of the
+  machine; at one connection nothing queues, and the p99 shows what a request waits for the
+  logs and metrics. The loaded runs' p99 difference is a row too, without a target. The rows
+  give each round's ratio and p99 difference, and their median is held to the targets.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -194,7 +196,7 @@ def wrk_rounds(ctx: Context) -> tuple[int, float]:
 
 
 def cost_pairs(ctx: Context) -> tuple[int, float]:
-    """How many pairs of runs measure the logs and metrics' cost, and the seconds of each."""
+    """How many rounds of runs measure the logs and metrics' cost, and the seconds of each."""
     return ctx.options.count(COST_PAIRS, quick=2), (1.0 if ctx.options.quick else COST_SECONDS)
 
 
@@ -253,22 +255,27 @@ def measure_cost(
     seconds: float,
     cpus: str | None,
 ) -> dict[str, list[dict]]:
-    """`pairs` pairs of runs of prod and of the quiet prod, back to back, the order swapped each
-    time: each run is a loaded one and its `light` one (LIGHT_CONNECTIONS), one after the other."""
+    """`pairs` rounds: prod and the quiet prod under CONNECTIONS at the same time, then each
+    alone under LIGHT_CONNECTIONS (its `light` run), the order swapped each round."""
     results: dict[str, list[dict]] = {PROD: [], QUIET: []}
-    for index in range(pairs):
-        for server in (PROD, QUIET) if index % 2 == 0 else (QUIET, PROD):
-            url = bases[server] + path
-            loaded = run_wrk(url, seconds, script, cpus)
-            light = run_wrk(url, seconds, script, cpus, connections=LIGHT_CONNECTIONS)
-            results[server].append({**loaded, "light": light})
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for index in range(pairs):
+            together = {
+                server: pool.submit(run_wrk, bases[server] + path, seconds, script, cpus)
+                for server in (PROD, QUIET)
+            }
+            loaded = {server: job.result() for server, job in together.items()}
+            for server in (PROD, QUIET) if index % 2 == 0 else (QUIET, PROD):
+                url = bases[server] + path
+                light = run_wrk(url, seconds, script, cpus, connections=LIGHT_CONNECTIONS)
+                results[server].append({**loaded[server], "light": light})
     return results
 
 
 def cost_rows(figure: str, case: str, results: dict[str, list[dict]]) -> list[Row]:
     """What prod's logs and metrics cost in one case: prod's throughput over the quiet prod's
     under load, and the p99 they add at one connection (and, without a target, under load),
-    each from the pairs of runs side by side (run i of one against run i of the other)."""
+    each from the rounds of runs side by side (round i of one against round i of the other)."""
     pairs = list(zip(results[PROD], results[QUIET], strict=True))
     return [
         Row(
