@@ -97,6 +97,12 @@ def _internals() -> dict[str, Callable[[], object]]:
         _sets(servers.Connection, "server")
         return servers.wait_for_connection
 
+    def session_finalize():
+        from debugpy.adapter import clients, sessions
+
+        _sets(clients.Client, "known_subprocesses")
+        return sessions.Session.finalize
+
     def ready_to_run():
         import debugpy._vendored.force_pydevd  # noqa: F401
         import pydevd
@@ -117,6 +123,7 @@ def _internals() -> dict[str, Callable[[], object]]:
         "debugpy.adapter.clients.Client.notify_of_subprocess": notify_of_subprocess,
         "debugpy.adapter.servers.Connection.authenticate": server_connections,
         "debugpy.adapter.servers.wait_for_connection": wait_for_connection,
+        "debugpy.adapter.sessions.Session.finalize": session_finalize,
         "pydevd PyDB.ready_to_run": ready_to_run,
     }
 
@@ -296,11 +303,40 @@ def attach_after_the_last_session_ends(grace: float = 5.0) -> None:
     servers.wait_for_connection = wait_for_connection
 
 
+def release_what_a_leaving_client_was_told() -> None:
+    """A subprocess announced to a client is held until that client attaches to it. A client
+    that leaves first (an editor that detaches, or closes, just as a reload starts a new app
+    process) never will, and the adapter, which releases a subprocess when no client is there
+    to be told ("No clients to wait for"), does not release one whose client has gone: it waits
+    for the claim timeout (``dev.debugger.CLAIM_TIMEOUT``), and a save that lands on it waits
+    too. When a session ends, release each subprocess its client was told of that no session
+    is attached to. A later editor is told of it again and can still attach."""
+    from debugpy.adapter import servers, sessions
+    from debugpy.common import log
+
+    finalize = sessions.Session.finalize
+    if getattr(finalize, "berth_guarded", False):
+        return
+
+    def finalize_and_release(self, why, terminate_debuggee=None):
+        finalize(self, why, terminate_debuggee)
+        told = list(getattr(self.client, "known_subprocesses", None) or ())
+        running = servers.connections()
+        for conn in told:
+            if conn.server is None and conn in running:
+                log.info("{0} has ended; releasing {1}, which it was told of", self, conn)
+                release_server(conn)
+
+    finalize_and_release.berth_guarded = True
+    sessions.Session.finalize = finalize_and_release
+
+
 ADAPTER_FIXES = (
     guard_adapter_accept,
     drop_responses_to_gone_clients,
     follow_only_when_asked,
     attach_after_the_last_session_ends,
+    release_what_a_leaving_client_was_told,
 )
 
 

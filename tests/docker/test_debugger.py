@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from dev.debugger import CLAIM_TIMEOUT
+from dev.supervisor import STANDBYS
 from tools.harness import devlog, editors
 from tools.harness.commands import unique
 from tools.harness.compose import dev_stack
@@ -44,6 +46,14 @@ def test_an_editor_that_crashes_mid_attach_disturbs_nothing(target):
 @pytest.mark.parametrize("how", ["close", "disconnect-and-close"])
 def test_an_editor_that_vanishes_at_a_breakpoint(target, how):
     seconds = editors.editor_vanishes_at_a_breakpoint(target, how)
+    print(f"the next edit was served {seconds:.2f} s after the save")
+    editors.assert_undisturbed(target)
+
+
+def test_an_editor_that_leaves_before_claiming_an_app_process(target):
+    seconds = editors.editor_leaves_before_claiming(
+        target, "disconnect-and-close", 1 + STANDBYS, CLAIM_TIMEOUT
+    )
     print(f"the next edit was served {seconds:.2f} s after the save")
     editors.assert_undisturbed(target)
 

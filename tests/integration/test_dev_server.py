@@ -268,6 +268,16 @@ def test_an_editor_that_vanishes_at_a_breakpoint(start_server, how: str) -> None
     editors.assert_undisturbed(server)
 
 
+@pytest.mark.parametrize("how", ["close", "disconnect-and-close"])
+def test_an_editor_that_leaves_before_claiming_an_app_process(start_server, how: str) -> None:
+    server = start_server()
+    seconds = editors.editor_leaves_before_claiming(
+        server, how, 1 + supervisor.STANDBYS, debugger.CLAIM_TIMEOUT
+    )
+    print(f"the next edit was served {seconds:.2f} s after the save")
+    editors.assert_undisturbed(server)
+
+
 def test_a_client_that_does_not_follow_children_does_not_stop_the_app(start_server) -> None:
     server = start_server()
     seconds = editors.client_ignores_children(server)

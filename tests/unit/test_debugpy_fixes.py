@@ -48,10 +48,11 @@ def test_a_response_to_a_client_that_has_gone_is_dropped(monkeypatch):
 
 
 def test_each_adapter_fix_applies_once(monkeypatch):
-    from debugpy.adapter import clients, servers
+    from debugpy.adapter import clients, servers, sessions
     from debugpy.common import messaging, sockets
 
     patched = {
+        (sessions.Session, "finalize"),
         (sockets, "serve"),
         (clients.Client, "report_sockets"),
         (messaging.Request, "respond"),

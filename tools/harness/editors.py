@@ -173,6 +173,40 @@ def editor_vanishes_at_a_breakpoint(target: DebugTarget, how: str = "close") -> 
     return seconds
 
 
+def editor_leaves_before_claiming(
+    target: DebugTarget, how: str, app_processes: int, claim_timeout: float
+) -> float:
+    """An editor that follows app processes leaves (one of ``dap.LEAVINGS``) after a new one
+    was announced to it and before it attached to it, as when a window is closed just as a
+    save starts a standby: nothing waits for the claim timeout. The next edit is served and,
+    once ``claim_timeout`` has passed since the editor left (an app process still held would
+    have said so in the log by then), an attach stops at the breakpoint. ``app_processes``:
+    how many the dev server keeps (the serving one and its standbys), all claimed before the
+    editor stops claiming. Returns the seconds until that edit was served."""
+    debug = session(target)
+    debug.start()
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while len(debug.verified) < app_processes:
+        assert time.monotonic() < deadline, f"{len(debug.verified)} app processes attached"
+        time.sleep(0.02)
+    debug.wait_child(timeout=RECOVERY_SECONDS)
+    debug.follow_children = False  # from here on, told of new app processes, it claims none
+    claimed = set(debug.verified)
+    target.edit(within=RECOVERY_SECONDS)
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while not {pid for _, pid in debug.child_announcements} - claimed:
+        assert time.monotonic() < deadline, "no new app process was announced after an edit"
+        time.sleep(0.02)
+    debug.close(how)
+    left = time.monotonic()
+    seconds = target.edit(within=RECOVERY_SECONDS)
+    # No editor until then: the next one to attach would be told of a held app process, and
+    # would claim it.
+    time.sleep(max(0.0, left + claim_timeout + 0.5 - time.monotonic()))
+    attach_and_hit(target)
+    return seconds
+
+
 def client_ignores_children(target: DebugTarget) -> list[float]:
     """A client that says ``"subProcess": false``: it comes and goes while the app serves, then
     stays attached while the app reloads. No app process is announced to it or waits for it,
