@@ -466,9 +466,10 @@ class DebugSession:
 
     # -- stepping --------------------------------------------------------------------------------
 
-    def wait_child(self, timeout: float | None = None) -> int:
+    def wait_child(self, timeout: float | None = None, at_least: int = 1) -> int:
         """Wait until every announced child that is still there is attached and configured (the
-        app process and its standby); return the newest one's subProcessId."""
+        app process and its standbys), and at least ``at_least`` are; return the newest one's
+        subProcessId."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while time.monotonic() < deadline:
             with self._lock:
@@ -478,13 +479,14 @@ class DebugSession:
                     for _, pid in self.child_announcements
                     if pid not in self.verified and pid not in self._given_up
                 ]
-            if ready and not pending:
+            if len(ready) >= at_least and not pending:
                 return ready[-1]
             time.sleep(0.02)
         waiting = {pid: self._stages.get(pid, "connect") for pid in pending}
         raise DapError(
-            f"no child attached in {timeout or self.timeout}s; attached: {ready}, still "
-            f"attaching (subProcessId: waiting for): {waiting}; errors: {self.errors}"
+            f"children attached in {timeout or self.timeout}s: {ready} (at least {at_least} "
+            f"wanted), still attaching (subProcessId: waiting for): {waiting}; errors: "
+            f"{self.errors}"
         )
 
     def wait_stopped(self, timeout: float | None = None) -> tuple[int, dict]:

@@ -185,11 +185,7 @@ def editor_leaves_before_claiming(
     editor stops claiming. Returns the seconds until that edit was served."""
     debug = session(target)
     debug.start()
-    deadline = time.monotonic() + RECOVERY_SECONDS
-    while len(debug.verified) < app_processes:
-        assert time.monotonic() < deadline, f"{len(debug.verified)} app processes attached"
-        time.sleep(0.02)
-    debug.wait_child(timeout=RECOVERY_SECONDS)
+    debug.wait_child(timeout=RECOVERY_SECONDS, at_least=app_processes)
     debug.follow_children = False  # from here on, told of new app processes, it claims none
     claimed = set(debug.verified)
     target.edit(within=RECOVERY_SECONDS)
