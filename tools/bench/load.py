@@ -34,7 +34,7 @@ So that the figure measures the servers and not the machine (`placement()`):
 * no healthcheck (`--no-healthcheck`): the image's starts a Python process every 10 s (every
   second in its first 30 s), CPU that lands in whichever run it meets;
 * the cost of the logs and metrics is measured apart, after a case's interleaved runs, in
-  COST_PAIRS rounds. Throughput: prod and the quiet prod loaded at the same time, both on the
+  COST_ROUNDS rounds. Throughput: prod and the quiet prod loaded at the same time, both on the
   servers' one CPU, which the kernel shares equally between the two containers; a CPU-bound
   server's rate is then what its CPU share buys, so their ratio is the cost, and a slower moment
   of the machine (steal, a neighbour) weighs on both at once. Loaded one after the other, back
@@ -68,7 +68,7 @@ from tools.harness.net import free_port, wait_for_http
 from .common import Context, FigureResult, Row, Target, log
 
 CONNECTIONS = 16
-LIGHT_CONNECTIONS = 1  # the cost pairs' latency runs: a load under which nothing queues
+LIGHT_CONNECTIONS = 1  # the cost rounds' latency runs: a load under which nothing queues
 SIZES = (1_000, 100_000)
 PROD = "prod"
 QUIET = "prod, logs and metrics off"
@@ -93,10 +93,10 @@ SERVERS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         {},
     ),
 }
-# The cost of prod's logs and metrics (QUIET against PROD), per pair of runs side by side.
+# The cost of prod's logs and metrics (QUIET against PROD), per round of runs side by side.
 MAX_THROUGHPUT_LOST = 0.10
 MAX_P99_ADDED_MS = 2.0
-COST_PAIRS = 8
+COST_ROUNDS = 8
 COST_SECONDS = 3.0
 READS = ("/healthz", "/api/notes")
 WRITE_SCRIPT = """\
@@ -195,9 +195,9 @@ def wrk_rounds(ctx: Context) -> tuple[int, float]:
     return ctx.options.count(3, quick=1), (2.0 if ctx.options.quick else 5.0)
 
 
-def cost_pairs(ctx: Context) -> tuple[int, float]:
+def cost_rounds(ctx: Context) -> tuple[int, float]:
     """How many rounds of runs measure the logs and metrics' cost, and the seconds of each."""
-    return ctx.options.count(COST_PAIRS, quick=2), (1.0 if ctx.options.quick else COST_SECONDS)
+    return ctx.options.count(COST_ROUNDS, quick=2), (1.0 if ctx.options.quick else COST_SECONDS)
 
 
 def placement() -> tuple[list[str], str | None, str]:
@@ -251,15 +251,15 @@ def measure_cost(
     bases: dict[str, str],
     path: str,
     script: Path | None,
-    pairs: int,
+    rounds: int,
     seconds: float,
     cpus: str | None,
 ) -> dict[str, list[dict]]:
-    """`pairs` rounds: prod and the quiet prod under CONNECTIONS at the same time, then each
+    """`rounds` rounds: prod and the quiet prod under CONNECTIONS at the same time, then each
     alone under LIGHT_CONNECTIONS (its `light` run), the order swapped each round."""
     results: dict[str, list[dict]] = {PROD: [], QUIET: []}
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        for index in range(pairs):
+        for index in range(rounds):
             together = {
                 server: pool.submit(run_wrk, bases[server] + path, seconds, script, cpus)
                 for server in (PROD, QUIET)
@@ -276,27 +276,27 @@ def cost_rows(figure: str, case: str, results: dict[str, list[dict]]) -> list[Ro
     """What prod's logs and metrics cost in one case: prod's throughput over the quiet prod's
     under load, and the p99 they add at one connection (and, without a target, under load),
     each from the rounds of runs side by side (round i of one against round i of the other)."""
-    pairs = list(zip(results[PROD], results[QUIET], strict=True))
+    rounds = list(zip(results[PROD], results[QUIET], strict=True))
     return [
         Row(
             figure,
             f"logs and metrics on / off: {case}",
             "x",
-            [on["rate"] / off["rate"] for on, off in pairs],
+            [on["rate"] / off["rate"] for on, off in rounds],
             targets=[Target("median", ">=", 1 - MAX_THROUGHPUT_LOST, "x")],
         ),
         Row(
             figure,
             f"p99 added by logs and metrics: {case}",
             "ms",
-            [on["light"]["p99_ms"] - off["light"]["p99_ms"] for on, off in pairs],
+            [on["light"]["p99_ms"] - off["light"]["p99_ms"] for on, off in rounds],
             targets=[Target("median", "<=", MAX_P99_ADDED_MS, "ms")],
         ),
         Row(
             figure,
             f"p99 added under {CONNECTIONS} connections: {case}",
             "ms",
-            [on["p99_ms"] - off["p99_ms"] for on, off in pairs],
+            [on["p99_ms"] - off["p99_ms"] for on, off in rounds],
         ),
     ]
 
@@ -304,7 +304,7 @@ def cost_rows(figure: str, case: str, results: dict[str, list[dict]]) -> list[Ro
 def run_load(ctx: Context) -> FigureResult:
     figure = FigureResult("load", "Throughput")
     runs, seconds = wrk_rounds(ctx)
-    pairs, pair_seconds = cost_pairs(ctx)
+    rounds, round_seconds = cost_rounds(ctx)
     image = ctx.image("prod")
     pinned, wrk_cpus, where = placement()
     log(f"load: {where}")
@@ -344,7 +344,7 @@ def run_load(ctx: Context) -> FigureResult:
                     for _ in range(runs):
                         for server, base in bases.items():
                             results[server].append(run_wrk(base + path, seconds, script, wrk_cpus))
-                    cost = measure_cost(bases, path, script, pairs, pair_seconds, wrk_cpus)
+                    cost = measure_cost(bases, path, script, rounds, round_seconds, wrk_cpus)
                     figure.rows += cost_rows(figure.name, f"{label}, {size // 1000}k notes", cost)
                     summary[f"cost {label} {size}"] = cost
                     for index, (server, runs_of) in enumerate(results.items()):
@@ -387,7 +387,7 @@ def run_load(ctx: Context) -> FigureResult:
     figure.details["connections"] = CONNECTIONS
     figure.details["light_connections"] = LIGHT_CONNECTIONS
     figure.details["seconds_per_run"] = seconds
-    figure.details["cost_pairs"] = pairs
-    figure.details["seconds_per_cost_run"] = pair_seconds
+    figure.details["cost_rounds"] = rounds
+    figure.details["seconds_per_cost_run"] = round_seconds
     figure.details["placement"] = where
     return figure
