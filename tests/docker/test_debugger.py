@@ -58,6 +58,12 @@ def test_an_editor_that_leaves_before_claiming_an_app_process(target):
     editors.assert_undisturbed(target)
 
 
+def test_an_attach_to_an_app_process_that_has_gone_is_given_up(target):
+    seconds = editors.attach_to_a_gone_app_process(target)
+    print(f"the other app processes were attached {seconds:.2f} s after the gone one's news")
+    editors.assert_undisturbed(target)
+
+
 def test_a_client_that_does_not_follow_children(target):
     seconds = editors.client_ignores_children(target)
     print(f"edits served after {seconds} s, with a client that does not follow app processes")

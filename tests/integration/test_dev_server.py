@@ -278,6 +278,13 @@ def test_an_editor_that_leaves_before_claiming_an_app_process(start_server, how:
     editors.assert_undisturbed(server)
 
 
+def test_an_attach_to_an_app_process_that_has_gone_is_given_up_at_once(start_server) -> None:
+    server = start_server()
+    seconds = editors.attach_to_a_gone_app_process(server)
+    assert seconds < 1, f"waited {seconds:.2f} s for an app process that had gone"
+    editors.assert_undisturbed(server)
+
+
 def test_a_client_that_does_not_follow_children_does_not_stop_the_app(start_server) -> None:
     server = start_server()
     seconds = editors.client_ignores_children(server)

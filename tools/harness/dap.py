@@ -46,6 +46,14 @@ class DapError(RuntimeError):
     """A failed request, a timeout, or a closed connection."""
 
 
+class Ended(DapError):
+    """The adapter ended the session (``terminated``) before it was configured: the app
+    process it was for had gone by the time the attach reached the adapter. debugpy answers
+    such an attach with success and ``terminated``, never ``initialized``
+    (``Client.attach_request``: "No known subprocess"), and waits for the client's
+    ``disconnect``, as VS Code sends it."""
+
+
 class DapClient:
     def __init__(self, sock: socket.socket, name: str = "dap") -> None:
         self.name = name
@@ -207,15 +215,19 @@ class DapClient:
         timeout: float = 10.0,
         predicate: Callable[[Message], bool] | None = None,
         unless_failed: int | None = None,
+        unless_ended: bool = False,
     ) -> Message:
         """Remove and return the body of the first buffered or future event ``name``; with
-        ``unless_failed`` (a request's seq), ``DapError`` as soon as that request fails."""
+        ``unless_failed`` (a request's seq), ``DapError`` as soon as that request fails; with
+        ``unless_ended``, ``Ended`` as soon as a ``terminated`` event comes instead."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 failed = self._responses.get(unless_failed)
                 if failed is not None and not failed.get("success"):
                     raise self._failure(self._responses.pop(unless_failed))
+                if unless_ended and any(m.get("event") == "terminated" for m in self._events):
+                    raise Ended(f"{self.name}: terminated while waiting for {name!r} event")
                 for message in self._events:
                     body = message.get("body") or {}
                     if message.get("event") == name and (predicate is None or predicate(body)):
@@ -319,6 +331,7 @@ class DebugSession:
         self._lock = threading.Lock()
         self._attaching: list[threading.Thread] = []
         self._given_up: set[int] = set()  # children whose attach failed or that have gone
+        self.gone: set[int] = set()  # children that had exited when their attach arrived
         self._stages: dict[int, str] = {}  # subProcessId -> how far its attach got, for errors
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -373,8 +386,9 @@ class DebugSession:
         # debugpy answers "attach" only after "configurationDone": send it, then configure.
         attach_seq = client.send_request("attach", arguments)
         stage("initialized")
-        # A refused attach ("already being debugged") is answered instead of "initialized".
-        client.wait_event("initialized", self.timeout, unless_failed=attach_seq)
+        # A refused attach ("already being debugged") is answered instead of "initialized";
+        # one to an app process that has gone ends with "terminated".
+        client.wait_event("initialized", self.timeout, unless_failed=attach_seq, unless_ended=True)
         stage("setBreakpoints")
         verified = []
         for path, lines in self.breakpoints.items():
@@ -395,17 +409,18 @@ class DebugSession:
         stage("done")
         return verified
 
+    def announced(self, how: str, config: Mapping[str, Any]) -> None:
+        """The adapter told of a child (``how``: startDebugging or debugpyAttach): follow it."""
+        self.child_announcements.append((how, config.get("subProcessId")))
+        self._pending.put(dict(config))
+
     def _on_start_debugging(self, client: DapClient, request: Message) -> Mapping:
-        config = request["arguments"]["configuration"]
-        self.child_announcements.append(("startDebugging", config.get("subProcessId")))
-        self._pending.put(config)
+        self.announced("startDebugging", request["arguments"]["configuration"])
         return {}
 
     def _on_parent_event(self, client: DapClient, event: Message) -> None:
         if event.get("event") == "debugpyAttach":
-            config = event.get("body") or {}
-            self.child_announcements.append(("debugpyAttach", config.get("subProcessId")))
-            self._pending.put(config)
+            self.announced("debugpyAttach", event.get("body") or {})
         elif event.get("event") == "stopped":
             self._stops.put((client, event.get("body") or {}))
 
@@ -452,6 +467,13 @@ class DebugSession:
             )
             with self._lock:
                 self.verified[sub_pid] = verified
+        except Ended:  # gone since it was announced: not an error; answered as VS Code does
+            with self._lock:
+                self.gone.add(sub_pid)
+                self._given_up.add(sub_pid)
+            with contextlib.suppress(DapError, OSError):
+                child.send_request("disconnect", {"terminateDebuggee": False})
+            child.close()
         except Exception as exc:  # keep following later children; the test sees .errors
             self.errors.append(f"attach to subprocess {sub_pid}: {exc!r}")
             self._given_up.add(sub_pid)
@@ -485,8 +507,8 @@ class DebugSession:
         waiting = {pid: self._stages.get(pid, "connect") for pid in pending}
         raise DapError(
             f"children attached in {timeout or self.timeout}s: {ready} (at least {at_least} "
-            f"wanted), still attaching (subProcessId: waiting for): {waiting}; errors: "
-            f"{self.errors}"
+            f"wanted), still attaching (subProcessId: waiting for): {waiting}; gone: "
+            f"{sorted(self.gone)}; errors: {self.errors}"
         )
 
     def wait_stopped(self, timeout: float | None = None) -> tuple[int, dict]:

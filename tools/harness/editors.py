@@ -203,6 +203,35 @@ def editor_leaves_before_claiming(
     return seconds
 
 
+# No process has this id: Linux's pid_max is at most 2**22.
+NO_SUCH_PROCESS = 2**22 + 1
+
+
+def attach_to_a_gone_app_process(target: DebugTarget) -> float:
+    """An app process is announced, and has exited by the time the editor's attach to it
+    reaches the adapter (a leaving one, just after a save; here one the adapter never knew):
+    the adapter answers with ``terminated``, and the editor gives it up at once, without an
+    error, and still stops at the breakpoint in the serving one. Returns the seconds until
+    every other app process was attached once the gone one was announced."""
+    with session(target) as debug:
+        debug.wait_child(timeout=RECOVERY_SECONDS)
+        start = time.monotonic()
+        debug.announced(
+            "startDebugging",
+            {
+                **debug.attach_arguments,
+                "subProcessId": NO_SUCH_PROCESS,
+                "connect": {"host": "127.0.0.1", "port": target.debugpy_port},
+            },
+        )
+        debug.wait_child(timeout=RECOVERY_SECONDS)
+        seconds = time.monotonic() - start
+        assert debug.gone == {NO_SUCH_PROCESS}, (debug.gone, debug.errors)
+        assert not debug.errors, debug.errors
+        hit(target, debug)
+    return seconds
+
+
 def client_ignores_children(target: DebugTarget) -> list[float]:
     """A client that says ``"subProcess": false``: it comes and goes while the app serves, then
     stays attached while the app reloads. No app process is announced to it or waits for it,
