@@ -47,7 +47,7 @@ from tools.harness.kube import (
     until_probe_succeeds,
 )
 from tools.harness.mariadb import mariadb, network
-from tools.harness.net import http, wait_for_http
+from tools.harness.net import wait_for_http
 
 OVERLAYS = kustomizations("overlays")
 COMPONENTS = kustomizations("components")
@@ -437,9 +437,8 @@ def test_every_path_the_app_writes_is_a_volume(overlay, prod_image, request):
         with run_as_pod(prod_image, pod, writable, env, net, secrets) as started:
             until_probe_succeeds(container["startupProbe"], container, started)
             port = container_port(container, "http")
-            base = f"http://127.0.0.1:{started.ports[port]}"
-            assert http("POST", f"{base}/api/notes", {"title": "diff"}).status == 201
-            assert http("GET", f"{base}/api/notes").status == 200
+            assert started.ask("POST", port, "/api/notes", {"title": "diff"}).status == 201
+            assert started.ask("GET", port, "/api/notes").status == 200
             changed = docker("diff", started.name).stdout.split("\n")
         written = [line.split(" ", 1)[1] for line in changed if line[:1] in ("A", "C")]
         mounted = list(mounts(pod, container))
@@ -464,16 +463,15 @@ def test_the_image_runs_as_the_pod_spec_says(overlay, prod_image, request):
                     assert answer.ok, (name, answer)
                     assert answer.seconds < container[name]["timeoutSeconds"], (name, answer)
             # It writes where the pod gives it room (the claim or the emptyDir on /data).
-            base = f"http://127.0.0.1:{started.ports[container_port(container, 'http')]}"
-            created = http("POST", f"{base}/api/notes", {"title": "from the pod spec"})
+            port = container_port(container, "http")
+            created = started.ask("POST", port, "/api/notes", {"title": "from the pod spec"})
             assert created.status == 201, created.body
             # Its metrics are on the named port (the multiprocess folder on the /tmp emptyDir),
             # not on the app's.
-            scrape = f"http://127.0.0.1:{started.ports[container_port(container, 'metrics')]}"
-            metrics = http("GET", f"{scrape}/metrics")
+            metrics = started.ask("GET", container_port(container, "metrics"), "/metrics")
             assert metrics.status == 200, metrics.body
             assert b'route="/api/notes",status="201"} 1.0' in metrics.body, metrics.body[-2000:]
-            assert http("GET", f"{base}/metrics").status == 404
+            assert started.ask("GET", port, "/metrics").status == 404
             # The process has the identity and the restrictions the spec asks for.
             status = dict(
                 line.split(":\t", 1)

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import net
 from .commands import describe, find_tool, run, unique
 from .docker import docker, published_port
 from .project import ROOT
@@ -29,6 +30,10 @@ K8S = ROOT / "deploy" / "k8s"
 # Kinds whose pod template runs containers; the long-running ones need probes.
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
 SERVING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
+# Seconds a test waits for a request it needs answered, not timed (PodContainer.ask): here the
+# first write of a new pod takes 10 to 40 ms; in CI, on 2 cores that also build the arm64 image
+# under emulation, one took over 5 s.
+ANSWER_TIMEOUT = 30
 
 
 def kustomizations(kind: str) -> list[str]:
@@ -351,6 +356,23 @@ class PodContainer:
     ports: dict[int, int] = field(default_factory=dict)  # container port -> host port
     docker_args: list[str] = field(default_factory=list)
 
+    def ask(
+        self, method: str, port: int, path: str, payload: object | None = None
+    ) -> net.HttpResponse:
+        """One request to a container port, to be answered rather than timed: within
+        ANSWER_TIMEOUT, or the failure shows the container's state and the end of its log."""
+        url = f"http://127.0.0.1:{self.ports[port]}{path}"
+        try:
+            return net.http(method, url, payload, timeout=ANSWER_TIMEOUT)
+        except OSError as exc:
+            raise AssertionError(f"{method} {path}: {exc!r}\n{self.state()}") from None
+
+    def state(self) -> str:
+        """The container's state and the end of its log, for a failure's message."""
+        state = docker("inspect", "--format", "{{json .State}}", self.name, check=False).stdout
+        logs = docker("logs", "--tail", "30", self.name, check=False)
+        return f"state: {state}--- log\n{logs.stdout}{logs.stderr}"
+
 
 def secret_files(volume: dict, secrets: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     """The files of a Secret volume (path in the volume -> content): every key of the Secret,
@@ -602,9 +624,6 @@ def until_probe_succeeds(
         if running.stdout.strip() != "true":
             break  # exited: the kubelet would restart it, the probe cannot pass any more
         time.sleep(max(0.0, probe.get("periodSeconds", 10) - answer.seconds))
-    state = docker("inspect", "--format", "{{json .State}}", started.name, check=False).stdout
-    logs = docker("logs", "--tail", "30", started.name, check=False)
     raise AssertionError(
-        f"probe never succeeded: {json.dumps(probe)}\nmisses: {misses}\nstate: {state}"
-        f"--- log\n{logs.stdout}{logs.stderr}"
+        f"probe never succeeded: {json.dumps(probe)}\nmisses: {misses}\n{started.state()}"
     )
