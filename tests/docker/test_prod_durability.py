@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from http.client import HTTPException
 
 from tools.harness.docker import HARDENED, base_url, container, docker, volume
 from tools.harness.net import http, wait_for_http
@@ -24,8 +25,10 @@ def write_until_stopped(url: str, tag: str, stop: threading.Event, acked: dict, 
             answer = http(
                 "POST", f"{url}/api/notes", {"title": title, "body": "x" * 100}, timeout=3
             )
-        except OSError:
-            continue  # the server is going away; a write that was not acknowledged may be lost
+        except (OSError, HTTPException):
+            # The server is going away (mid-answer: IncompleteRead, which is no OSError); a
+            # write whose answer did not arrive whole was not acknowledged, and may be lost.
+            continue
         if answer.status == 201:
             with lock:
                 acked[answer.json()["id"]] = title
