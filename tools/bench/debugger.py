@@ -5,7 +5,10 @@ a VS Code-like client stops at a breakpoint again: after 20 port checks on the d
 (connect and close), and after the debug adapter process is killed (the dev server restarts
 itself in place). Each round starts the clock at the event and stops it when the breakpoint's
 request has stopped, been continued and answered (tools/harness/editors.py, attach_and_hit),
-retrying the attach every 0.1 s as a developer would.
+retrying the attach every 0.1 s as a developer would. The kill is timed twice: from the start of
+the `docker compose exec` that sends it, as the tests send it (which takes 0.1 to 0.2 s to reach
+the container), and from the kill itself, sent by a shell kept open in the container: issue 16's
+2 s is the recovery, from the kill.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tools.harness.net import wait_for_http
 from .common import Context, FigureResult, Row, Target, log
 
 PROBES = 20
+KILL = "pkill -KILL -f -- --for-server"  # the debug adapter, as ServiceTarget.kill_adapter
 
 
 def _probes(target: ServiceTarget) -> None:
@@ -39,18 +43,33 @@ def run_debugger(ctx: Context) -> FigureResult:
             editors.attach_and_hit(target)  # warm-up: the first attach imports more
         except Exception as exc:
             raise RuntimeError(f"no breakpoint hit: {exc}\n{stack.logs()[-3000:]}") from exc
-        for label, event in (
-            (f"attach after {PROBES} port checks", _probes),
-            ("attach after the debug adapter is killed", ServiceTarget.kill_adapter),
-        ):
-            row = Row(figure.name, f"debugger: {label}", "s")
-            row.targets = [Target("max", "<=", 5.0, "s")]
-            figure.rows.append(row)
-            for _ in range(rounds):
-                start = time.perf_counter()
-                event(target)
-                editors.attach_and_hit(target, retry_until=time.monotonic() + 30)
-                row.samples.append(time.perf_counter() - start)
-                time.sleep(1.0)
-            log(f"debugger: {label}: max {max(row.samples):.2f} s")
+        with stack.shell() as shell:
+
+            def kill_now(_: ServiceTarget) -> None:
+                status = shell.run(KILL)
+                assert status == 0, f"{KILL}: exit {status}"
+
+            for label, event, targets in (
+                (f"attach after {PROBES} port checks", _probes, [Target("max", "<=", 5.0, "s")]),
+                (
+                    "attach after the debug adapter is killed, from `compose exec`",
+                    ServiceTarget.kill_adapter,
+                    [Target("max", "<=", 5.0, "s")],
+                ),
+                (
+                    "attach after the debug adapter is killed, from the kill",
+                    kill_now,
+                    [Target("max", "<=", 2.0, "s")],
+                ),
+            ):
+                row = Row(figure.name, f"debugger: {label}", "s")
+                row.targets = targets
+                figure.rows.append(row)
+                for _ in range(rounds):
+                    start = time.perf_counter()
+                    event(target)
+                    editors.attach_and_hit(target, retry_until=time.monotonic() + 30)
+                    row.samples.append(time.perf_counter() - start)
+                    time.sleep(1.0)
+                log(f"debugger: {label}: max {max(row.samples):.2f} s")
     return figure
