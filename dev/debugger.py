@@ -56,13 +56,14 @@ class Debugger:
     def listen(self) -> None:
         import debugpy
 
-        for problem in debugpy_fixes.stale():
-            say(f"warning: {problem} (see docs/debugger.md)")
         debugpy.configure(python=adapter_launcher(self.root))
         debugpy.listen(("0.0.0.0", self.port))  # noqa: S104 - in a container; published on loopback
         debugpy_fixes.nodelay_sends()
         debugpy_fixes.preimport_in_children(str(self.root), PREIMPORT_MODULE)
         self.adapter_pid = debugpy_fixes.adapter_pid(self.port)
+        # Beside the first app process's start, not before it: the check imports the adapter's
+        # modules (0.12 s), which every restart in place would otherwise wait for.
+        threading.Thread(target=warn_if_stale, name="berth-debugpy-check", daemon=True).start()
 
     def wait_for_client(self) -> None:
         import debugpy
@@ -87,6 +88,11 @@ class Debugger:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         return "the debug adapter stopped accepting connections"
+
+
+def warn_if_stale() -> None:
+    for problem in debugpy_fixes.stale():
+        say(f"warning: {problem} (see docs/debugger.md)")
 
 
 def alive(pid: int) -> bool:
@@ -116,6 +122,7 @@ def accept_backlog(port: int) -> int:
 
 def in_app_process() -> None:
     debugpy_fixes.nodelay_sends()
+    debugpy_fixes.wake_resumed_threads()
     # Libraries only: the app's own code must be imported under the debugger's tracing.
     preload.start()
     threading.Thread(target=_run_if_unclaimed, name="berth-claim", daemon=True).start()

@@ -103,6 +103,13 @@ def _internals() -> dict[str, Callable[[], object]]:
         _sets(clients.Client, "known_subprocesses")
         return sessions.Session.finalize
 
+    def run_thread():
+        import debugpy._vendored.force_pydevd  # noqa: F401
+        import pydevd
+        from _pydevd_bundle import pydevd_thread_lifecycle
+
+        return pydevd_thread_lifecycle.internal_run_thread, pydevd.PyDB.get_internal_queue_and_event
+
     def ready_to_run():
         import debugpy._vendored.force_pydevd  # noqa: F401
         import pydevd
@@ -125,6 +132,7 @@ def _internals() -> dict[str, Callable[[], object]]:
         "debugpy.adapter.servers.wait_for_connection": wait_for_connection,
         "debugpy.adapter.sessions.Session.finalize": session_finalize,
         "pydevd PyDB.ready_to_run": ready_to_run,
+        "pydevd internal_run_thread": run_thread,
     }
 
 
@@ -393,6 +401,34 @@ def nodelay_sends() -> None:
 
         nodelay_send.berth_nodelay = True
         NetCommand.send = nodelay_send
+
+
+def wake_resumed_threads() -> None:
+    """pydevd resumes a thread stopped at a breakpoint (``continue``) by setting its state and
+    calling ``update_stepping_info()``, which is meant to wake the thread's wait; but
+    ``_update_stepping_info`` wakes the thread of the last entry its loops went through (the loop
+    variable ``info`` shadows its parameter), so the stopped thread sees the change only when its
+    0.2 s wait (TIMEOUT_SLOW) runs out: each Continue took up to 0.2 s more in an app process
+    with a few threads. Wake the resumed thread itself."""
+    with contextlib.suppress(ImportError, AttributeError):
+        import debugpy._vendored.force_pydevd  # noqa: F401
+        from _pydevd_bundle import pydevd_thread_lifecycle as lifecycle
+        from _pydevd_bundle.pydevd_constants import get_global_debugger, get_thread_id
+
+        run_thread = lifecycle.internal_run_thread
+        if getattr(run_thread, "berth_guarded", False):
+            return
+
+        def run_and_wake(thread, set_additional_thread_info):
+            run_thread(thread, set_additional_thread_info)
+            debugger = get_global_debugger()
+            if debugger is not None and not debugger.pydb_disposed:
+                _queue, event = debugger.get_internal_queue_and_event(get_thread_id(thread))
+                event.set()
+
+        run_and_wake.berth_guarded = True
+        run_and_wake.__wrapped__ = run_thread
+        lifecycle.internal_run_thread = run_and_wake
 
 
 def preimport_in_children(sys_path_entry: str, module: str) -> None:

@@ -68,3 +68,49 @@ def test_each_adapter_fix_applies_once(monkeypatch):
     for fix in debugpy_fixes.ADAPTER_FIXES:
         fix()
     assert {(owner, name): getattr(owner, name) for owner, name in patched} == first
+
+
+def test_each_resumed_thread_is_woken_itself(monkeypatch):
+    """pydevd's ``continue`` wakes the thread of whatever entry its bookkeeping loop ended on,
+    not the one it resumed (which then waits out its 0.2 s poll): without the fix, at most one
+    of these threads would be woken, the same one each time."""
+    import threading
+
+    import debugpy._vendored.force_pydevd  # noqa: F401
+    from _pydevd_bundle import pydevd_constants
+    from _pydevd_bundle import pydevd_thread_lifecycle as lifecycle
+    from _pydevd_bundle.pydevd_additional_thread_info import set_additional_thread_info
+
+    class Debugger:  # what the resume asks of pydevd's PyDB
+        pydb_disposed = False
+
+        def __init__(self) -> None:
+            self.events: dict[str, threading.Event] = {}
+
+        def get_internal_queue_and_event(self, thread_id):
+            return None, self.events.setdefault(thread_id, threading.Event())
+
+    debugger = Debugger()
+    monkeypatch.setattr(pydevd_constants.GlobalDebuggerHolder, "global_dbg", debugger)
+    monkeypatch.setattr(lifecycle, "internal_run_thread", lifecycle.internal_run_thread)
+    debugpy_fixes.wake_resumed_threads()
+    debugpy_fixes.wake_resumed_threads()  # once: a second call does not wrap it again
+    assert lifecycle.internal_run_thread.berth_guarded
+    assert not getattr(lifecycle.internal_run_thread.__wrapped__, "berth_guarded", False)
+
+    stop = threading.Event()
+    threads = [threading.Thread(target=stop.wait, daemon=True) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+        set_additional_thread_info(thread)
+    try:
+        woken = []
+        for thread in threads:
+            for event in debugger.events.values():
+                event.clear()
+            lifecycle.internal_run_thread(thread, set_additional_thread_info)
+            thread_id = pydevd_constants.get_thread_id(thread)
+            woken.append(debugger.events.get(thread_id, threading.Event()).is_set())
+        assert all(woken), woken
+    finally:
+        stop.set()

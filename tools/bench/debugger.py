@@ -49,7 +49,7 @@ def run_debugger(ctx: Context) -> FigureResult:
                 status = shell.run(KILL)
                 assert status == 0, f"{KILL}: exit {status}"
 
-            for label, event, targets in (
+            events = [
                 (f"attach after {PROBES} port checks", _probes, [Target("max", "<=", 5.0, "s")]),
                 (
                     "attach after the debug adapter is killed, from `compose exec`",
@@ -61,15 +61,19 @@ def run_debugger(ctx: Context) -> FigureResult:
                     kill_now,
                     [Target("max", "<=", 2.0, "s")],
                 ),
-            ):
-                row = Row(figure.name, f"debugger: {label}", "s")
-                row.targets = targets
-                figure.rows.append(row)
-                for _ in range(rounds):
+            ]
+            rows = [
+                Row(figure.name, f"debugger: {label}", "s", targets=t) for label, _, t in events
+            ]
+            figure.rows += rows
+            # Round by round, each event in turn: a slow spell of the machine weighs on all.
+            for _ in range(rounds):
+                for (_, event, _), row in zip(events, rows, strict=True):
                     start = time.perf_counter()
                     event(target)
                     editors.attach_and_hit(target, retry_until=time.monotonic() + 30)
                     row.samples.append(time.perf_counter() - start)
                     time.sleep(1.0)
-                log(f"debugger: {label}: max {max(row.samples):.2f} s")
+            for row in rows:
+                log(f"{row.label}: max {max(row.samples):.2f} s")
     return figure
