@@ -13,6 +13,7 @@ the container), and from the kill itself, sent by a shell kept open in the conta
 
 from __future__ import annotations
 
+import shlex
 import socket
 import time
 
@@ -23,7 +24,7 @@ from tools.harness.net import wait_for_http
 from .common import Context, FigureResult, Row, Target, log
 
 PROBES = 20
-KILL = "pkill -KILL -f -- --for-server"  # the debug adapter, as ServiceTarget.kill_adapter
+KILL = shlex.join(editors.ADAPTER_KILL)
 
 
 def _probes(target: ServiceTarget) -> None:

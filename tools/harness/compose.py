@@ -150,14 +150,14 @@ class ComposeStack:
 
     def exec(self, *command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """A command in the running container as the dev user, as a VS Code terminal runs it."""
-        return self.compose("exec", "-T", "-u", "app", SERVICE, *command, timeout=timeout)
+        return self.compose(*_as_dev_user(*command), timeout=timeout)
 
     @contextlib.contextmanager
     def shell(self) -> Iterator[Shell]:
         """A shell in the running container as the dev user, kept open: its commands start
         within milliseconds, where each `exec` first takes 0.1 to 0.2 s to reach the container."""
         process = subprocess.Popen(
-            self.command("exec", "-T", "-u", "app", SERVICE, "sh"),
+            self.command(*_as_dev_user("sh")),
             cwd=self.workspace,
             env=self.env,
             stdin=subprocess.PIPE,
@@ -188,6 +188,11 @@ class ComposeStack:
     def target(self) -> ServiceTarget:
         """The stack as an editor on the host sees it (tools.harness.editors)."""
         return ServiceTarget(self.url, self.debugpy_port, self.workspace, self.logs, self.exec)
+
+
+def _as_dev_user(*command: str) -> tuple[str, ...]:
+    """`compose exec` arguments: ``command`` in the running app container as the dev user."""
+    return ("exec", "-T", "-u", "app", SERVICE, *command)
 
 
 class Shell:

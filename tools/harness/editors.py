@@ -203,6 +203,9 @@ def editor_leaves_before_claiming(
     return seconds
 
 
+# The command that kills the debug adapter in the dev container (its command line alone has
+# --for-server).
+ADAPTER_KILL = ("pkill", "-KILL", "-f", "--", "--for-server")
 # No process has this id: Linux's pid_max is at most 2**22.
 NO_SUCH_PROCESS = 2**22 + 1
 
@@ -301,7 +304,7 @@ class ServiceTarget:
         return seconds
 
     def kill_adapter(self) -> None:
-        result = self.exec("pkill", "-KILL", "-f", "--", "--for-server")
+        result = self.exec(*ADAPTER_KILL)
         assert result.returncode == 0, describe(result)
 
     def log(self) -> str:
